@@ -1,0 +1,151 @@
+//! The `wijkagent` command line: argument definitions and dispatch to one file per command group.
+//!
+//! Exit codes: 0 done; 1 error (I/O, audit log, sockets); 2 usage error (from clap); 3 refused by
+//! the consent (one line on stderr says what and what to do); 130 interrupted (Ctrl-C, SIGTERM, or the
+//! consent window closed; the partial report is written and marked incomplete).
+
+mod audit_cmd;
+mod consent_cmd;
+mod scan_cmd;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::i18n::Lang;
+use crate::ports::{self, PortList, Profile};
+use crate::progress::ProgressStyle;
+
+/// Exit code for a refusal by the consent.
+pub const EXIT_REFUSED: i32 = 3;
+/// Exit code for an interrupted scan.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// wijkagent — netwerkscanner voor lokale besturen, enkel binnen een ondertekende toestemming.
+/// (network scanner for local governments, only within a signed consent)
+#[derive(Debug, Parser)]
+#[command(name = "wijkagent", version, about, long_about = None)]
+pub struct Cli {
+    /// Taal van de uitvoer / output language.
+    #[arg(long, global = true, value_enum, default_value_t = Lang::Nl, env = "WIJKAGENT_LANG")]
+    pub lang: Lang,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Toestemming: sleutels, sjabloon, ondertekenen, nakijken / consent: keys, template, sign, verify.
+    Consent {
+        /// Consent subcommand.
+        #[command(subcommand)]
+        cmd: ConsentCmd,
+    },
+    /// Scannen binnen de toestemming / scan within the consent.
+    Scan(ScanArgs),
+    /// Auditlog / audit log.
+    Audit {
+        /// Audit subcommand.
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+}
+
+/// `wijkagent consent ...`
+#[derive(Debug, Subcommand)]
+pub enum ConsentCmd {
+    /// Maakt een Ed25519-sleutelpaar: DIR/consent.key (0600) en DIR/consent.pub / makes a key pair.
+    Keygen {
+        /// Map voor de sleutels / directory for the keys.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Drukt een becommentarieerd sjabloon voor scope.toml af / prints a commented scope.toml template.
+    Init,
+    /// Ondertekent het bestand en schrijft FILE.sig / signs the file, writes FILE.sig.
+    Sign {
+        /// Het scopebestand / the scope file.
+        file: PathBuf,
+        /// Geheime sleutel / secret key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Controleert handtekening, geldigheid, bereik en vensters / checks signature, validity, scope, windows.
+    Verify {
+        /// Het scopebestand / the scope file.
+        file: PathBuf,
+        /// Vertrouwde publieke sleutel(s) / trusted public key(s); repeat for several.
+        #[arg(long, required = true)]
+        trust: Vec<PathBuf>,
+    },
+}
+
+/// `wijkagent audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Controleert de hashketen van de auditlog / verifies the audit log's hash chain.
+    Verify {
+        /// Auditlog (standaard / default: $WIJKAGENT_AUDIT_LOG, /var/lib/wijkagent/audit.log, or
+        /// ~/.local/state/wijkagent/audit.log).
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
+}
+
+/// `wijkagent scan ...`
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Ondertekend scopebestand (met SCOPE.sig ernaast) / signed scope file (SCOPE.sig beside it).
+    #[arg(long, required_unless_present = "self_scan")]
+    pub scope: Option<PathBuf>,
+    /// Vertrouwde publieke sleutel(s) / trusted public key(s); repeat for several.
+    #[arg(long, required_unless_present = "self_scan")]
+    pub trust: Vec<PathBuf>,
+    /// Enkel deze machine via loopback (127.0.0.1, ::1), zonder toestemmingsbestand / this machine's
+    /// loopback only, no consent file needed.
+    #[arg(long = "self", id = "self_scan", conflicts_with_all = ["scope", "trust"])]
+    pub self_scan: bool,
+    /// Map voor report.json / directory for report.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Poortprofiel (niet breder dan de toestemming) / port profile (not wider than the consent).
+    #[arg(long, value_parser = parse_profile)]
+    pub profile: Option<Profile>,
+    /// Eigen poortlijst, bv. 22,80,8000-8100,U:161 / own port list (T: TCP default, U: UDP).
+    #[arg(long, value_parser = parse_ports, conflicts_with = "profile")]
+    pub ports: Option<PortList>,
+    /// Pakketten per seconde in totaal (max: max_rate) / packets per second in total.
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// Pakketten per seconde per host (max: max_per_host_rate) / packets per second per host.
+    #[arg(long)]
+    pub per_host_rate: Option<u32>,
+    /// TCP-connect-scan, ook met rechten voor ruwe sockets / connect scan even when privileged.
+    #[arg(long)]
+    pub connect: bool,
+    /// Auditlog (zie `audit verify --help`) / audit log path.
+    #[arg(long)]
+    pub audit_log: Option<PathBuf>,
+    /// Voortgang: auto (balk of regel per 10 s), json, none / progress display.
+    #[arg(long, value_enum, default_value_t = ProgressStyle::Auto)]
+    pub progress: ProgressStyle,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse::<Profile>().map_err(|e| e.to_string())
+}
+
+fn parse_ports(s: &str) -> Result<PortList, String> {
+    ports::parse_port_spec(s).map_err(|e| e.to_string())
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Consent { cmd } => consent_cmd::run(cmd, cli.lang),
+        Command::Audit { cmd: AuditCmd::Verify { log } } => audit_cmd::verify(log, cli.lang),
+        Command::Scan(args) => scan_cmd::run(args, cli.lang),
+    }
+}

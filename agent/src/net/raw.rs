@@ -1,0 +1,273 @@
+//! Production packet I/O: raw IP sockets for TCP and ICMP, AF_PACKET (pnet datalink) for ARP.
+//!
+//! Each receiving socket gets its own thread that blocks at most [`READ_TIMEOUT`] per call, parses what
+//! arrives with [`super::packet`] and forwards [`Reply`]s on one channel. The threads stop when the
+//! `stop` token is cancelled or the channel's receiver is dropped. Sending happens on the caller's
+//! thread; a full kernel buffer (ENOBUFS) is waited out briefly rather than counted as sent.
+
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pnet_base::MacAddr;
+use pnet_datalink::{Channel, DataLinkSender, NetworkInterface};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio_util::sync::CancellationToken;
+
+use super::packet::{self, Probe, Reply};
+use super::{NetError, PacketIo};
+use crate::consent::Scope;
+
+/// How long a receiver thread blocks before it checks whether to stop.
+pub const READ_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// Capacity of the reply channel; a full channel drops replies rather than blocking a receiver.
+const REPLY_QUEUE: usize = 1 << 16;
+
+/// One directly attached IPv4 network on which ARP may ask.
+struct ArpPort {
+    net: ipnetwork::Ipv4Network,
+    src_ip: Ipv4Addr,
+    mac: MacAddr,
+    tx: Mutex<Box<dyn DataLinkSender>>,
+}
+
+/// Raw sockets for one scan.
+pub struct RawNet {
+    tcp4: UdpSocket,
+    tcp6: Option<UdpSocket>,
+    icmp4: UdpSocket,
+    icmp6: Option<UdpSocket>,
+    arp: Vec<ArpPort>,
+    sources: Mutex<HashMap<IpAddr, IpAddr>>,
+}
+
+impl std::fmt::Debug for RawNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawNet").field("arp_networks", &self.arp.len()).finish()
+    }
+}
+
+fn raw_socket(domain: Domain, proto: Protocol, what: &'static str) -> Result<UdpSocket, NetError> {
+    let open = || -> std::io::Result<UdpSocket> {
+        let s = Socket::new(domain, Type::RAW, Some(proto))?;
+        s.set_read_timeout(Some(READ_TIMEOUT))?;
+        // Generous buffers: a burst of replies at a high rate must not overflow the socket.
+        let _ = s.set_recv_buffer_size(8 << 20);
+        let _ = s.set_send_buffer_size(4 << 20);
+        Ok(UdpSocket::from(s))
+    };
+    open().map_err(|source| NetError::Open { what, source })
+}
+
+impl RawNet {
+    /// Opens the sockets. Datalink channels for ARP are opened only on interfaces whose IPv4
+    /// network holds a target of `scope`; `want_v6` opens the IPv6 sockets. Returns the sender and the
+    /// channel on which parsed replies arrive.
+    pub fn open(
+        scope: &Scope,
+        want_v6: bool,
+        stop: CancellationToken,
+    ) -> Result<(Arc<RawNet>, Receiver<Reply>), NetError> {
+        let (tx, rx) = mpsc::sync_channel(REPLY_QUEUE);
+        let tcp4 = raw_socket(Domain::IPV4, Protocol::TCP, "tcp/ipv4")?;
+        let icmp4 = raw_socket(Domain::IPV4, Protocol::ICMPV4, "icmp/ipv4")?;
+        let (tcp6, icmp6) = if want_v6 {
+            (
+                Some(raw_socket(Domain::IPV6, Protocol::TCP, "tcp/ipv6")?),
+                Some(raw_socket(Domain::IPV6, Protocol::ICMPV6, "icmp/ipv6")?),
+            )
+        } else {
+            (None, None)
+        };
+        spawn_reader(&tcp4, "tcp4", tx.clone(), stop.clone(), |b, _| packet::parse_tcp_v4(b))?;
+        spawn_reader(&icmp4, "icmp4", tx.clone(), stop.clone(), |b, _| packet::parse_icmp_v4(b))?;
+        if let Some(s) = &tcp6 {
+            spawn_reader(s, "tcp6", tx.clone(), stop.clone(), |b, src| packet::parse_tcp(src, b))?;
+        }
+        if let Some(s) = &icmp6 {
+            spawn_reader(s, "icmp6", tx.clone(), stop.clone(), |b, src| match src {
+                IpAddr::V6(v6) => packet::parse_icmp_v6(v6, b),
+                IpAddr::V4(_) => None,
+            })?;
+        }
+        let arp = open_arp_ports(scope, &tx, &stop)?;
+        let net = RawNet { tcp4, tcp6, icmp4, icmp6, arp, sources: Mutex::new(HashMap::new()) };
+        Ok((Arc::new(net), rx))
+    }
+
+    fn source_for(&self, dst: IpAddr) -> Result<IpAddr, NetError> {
+        if let Some(src) = self.sources.lock().ok().and_then(|m| m.get(&dst).copied()) {
+            return Ok(src);
+        }
+        let src = super::source_address_for(dst)?;
+        if let Ok(mut m) = self.sources.lock() {
+            if m.len() > 4096 {
+                m.clear(); // bounded: discovery of a large scope must not grow this forever
+            }
+            m.insert(dst, src);
+        }
+        Ok(src)
+    }
+
+    fn send_ip(&self, sock: &UdpSocket, dst: IpAddr, bytes: &[u8]) -> Result<(), NetError> {
+        let to = SocketAddr::new(dst, 0);
+        for attempt in 0..50 {
+            match sock.send_to(bytes, to) {
+                Ok(_) => return Ok(()),
+                // The qdisc or socket buffer is full: wait for it to drain instead of losing the probe.
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) || e.kind() == ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_micros(100 << attempt.min(6)));
+                }
+                Err(e) => return Err(NetError::Send(dst, e)),
+            }
+        }
+        Err(NetError::Send(dst, std::io::Error::from_raw_os_error(libc::ENOBUFS)))
+    }
+}
+
+impl PacketIo for RawNet {
+    fn send(&self, probe: &Probe) -> Result<(), NetError> {
+        match *probe {
+            Probe::TcpSyn { dst, .. } | Probe::TcpAck { dst, .. } => {
+                let src = self.source_for(dst)?;
+                let mut buf = [0u8; 20];
+                let n = packet::build_tcp(src, probe, &mut buf).ok_or(NetError::NoRoute(
+                    dst,
+                    std::io::Error::new(ErrorKind::InvalidInput, "address family mismatch"),
+                ))?;
+                let sock = match dst {
+                    IpAddr::V4(_) => &self.tcp4,
+                    IpAddr::V6(_) => self.tcp6.as_ref().ok_or_else(|| no_v6(dst))?,
+                };
+                self.send_ip(sock, dst, &buf[..n])
+            }
+            Probe::Echo { dst, ident, seq } => {
+                let pkt = packet::build_echo(dst, ident, seq);
+                let sock = match dst {
+                    IpAddr::V4(_) => &self.icmp4,
+                    IpAddr::V6(_) => self.icmp6.as_ref().ok_or_else(|| no_v6(dst))?,
+                };
+                self.send_ip(sock, dst, &pkt)
+            }
+            Probe::Arp { dst } => {
+                let port = self.arp.iter().find(|p| p.net.contains(dst)).ok_or(NetError::NotOnLink(dst))?;
+                let frame = packet::build_arp(port.mac, port.src_ip, dst);
+                let mut tx = port.tx.lock().map_err(|_| NetError::NotOnLink(dst))?;
+                match tx.send_to(&frame, None) {
+                    Some(Ok(())) => Ok(()),
+                    Some(Err(e)) => Err(NetError::Send(IpAddr::V4(dst), e)),
+                    None => Err(NetError::NotOnLink(dst)),
+                }
+            }
+        }
+    }
+
+    fn on_link(&self, ip: Ipv4Addr) -> bool {
+        self.arp.iter().any(|p| p.net.contains(ip))
+    }
+}
+
+fn no_v6(dst: IpAddr) -> NetError {
+    NetError::NoRoute(dst, std::io::Error::new(ErrorKind::Unsupported, "IPv6 sockets not opened"))
+}
+
+fn spawn_reader(
+    sock: &UdpSocket,
+    name: &'static str,
+    tx: SyncSender<Reply>,
+    stop: CancellationToken,
+    parse: impl Fn(&[u8], IpAddr) -> Option<Reply> + Send + 'static,
+) -> Result<(), NetError> {
+    let sock = sock.try_clone().map_err(|source| NetError::Open { what: name, source })?;
+    std::thread::Builder::new()
+        .name(format!("rx-{name}"))
+        .spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while !stop.is_cancelled() {
+                match sock.recv_from(&mut buf) {
+                    Ok((n, from)) => {
+                        if let Some(reply) = parse(&buf[..n], from.ip()) {
+                            if let Err(mpsc::TrySendError::Disconnected(_)) = tx.try_send(reply) {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                    Err(e) => {
+                        tracing::warn!(socket = name, error = %e, "ontvangen mislukt / receive failed");
+                        std::thread::sleep(READ_TIMEOUT);
+                    }
+                }
+            }
+        })
+        .map_err(|source| NetError::Open { what: name, source })?;
+    Ok(())
+}
+
+/// Whether any target of `scope` lies inside `net` (compares ranges, never enumerates addresses).
+fn scope_touches(scope: &Scope, net: &ipnetwork::Ipv4Network) -> bool {
+    let (lo, hi) = (IpAddr::V4(net.network()), IpAddr::V4(net.broadcast()));
+    scope.target_ranges().iter().any(|r| r.start <= hi && r.end >= lo && r.start.is_ipv4())
+}
+
+fn open_arp_ports(
+    scope: &Scope,
+    tx: &SyncSender<Reply>,
+    stop: &CancellationToken,
+) -> Result<Vec<ArpPort>, NetError> {
+    let mut ports = Vec::new();
+    for iface in pnet_datalink::interfaces() {
+        if !iface.is_up() || iface.is_loopback() {
+            continue;
+        }
+        let Some(mac) = iface.mac.filter(|m| *m != MacAddr::zero()) else { continue };
+        for ipn in &iface.ips {
+            let ipnetwork::IpNetwork::V4(net) = *ipn else { continue };
+            if net.prefix() >= 31 || !scope_touches(scope, &net) {
+                continue;
+            }
+            let txl = open_datalink(&iface, tx.clone(), stop.clone())?;
+            ports.push(ArpPort { net, src_ip: net.ip(), mac, tx: Mutex::new(txl) });
+        }
+    }
+    Ok(ports)
+}
+
+fn open_datalink(
+    iface: &NetworkInterface,
+    tx: SyncSender<Reply>,
+    stop: CancellationToken,
+) -> Result<Box<dyn DataLinkSender>, NetError> {
+    let config = pnet_datalink::Config { read_timeout: Some(READ_TIMEOUT), ..Default::default() };
+    let open_err = |source| NetError::Open { what: "arp/datalink", source };
+    let (dl_tx, mut dl_rx) = match pnet_datalink::channel(iface, config).map_err(open_err)? {
+        Channel::Ethernet(t, r) => (t, r),
+        _ => return Err(open_err(std::io::Error::new(ErrorKind::Unsupported, "not an Ethernet channel"))),
+    };
+    std::thread::Builder::new()
+        .name(format!("rx-arp-{}", iface.name))
+        .spawn(move || {
+            while !stop.is_cancelled() {
+                match dl_rx.next() {
+                    Ok(frame) => {
+                        if let Some(reply) = packet::parse_arp(frame) {
+                            if let Err(mpsc::TrySendError::Disconnected(_)) = tx.try_send(reply) {
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ARP ontvangen mislukt / ARP receive failed");
+                        std::thread::sleep(READ_TIMEOUT);
+                    }
+                }
+            }
+        })
+        .map_err(open_err)?;
+    Ok(dl_tx)
+}

@@ -1,0 +1,116 @@
+//! Building `report.json` from what the engines found.
+
+use chrono::{DateTime, Utc};
+
+use super::{Found, Plan};
+use crate::ports::{self, Proto};
+use crate::portscan::{PortState, PortTally};
+use crate::report::{ConsentRef, Host, Report, ScanSettings, Service, Stats};
+
+/// Inputs of [`report`].
+#[derive(Debug)]
+pub struct Parts<'a> {
+    /// The plan that ran.
+    pub plan: &'a Plan,
+    /// Scan id.
+    pub scan_id: String,
+    /// Start time.
+    pub started_at: DateTime<Utc>,
+    /// Whether raw sockets were used.
+    pub raw: bool,
+    /// Engine results.
+    pub found: Found,
+    /// Probes sent, all phases.
+    pub probes_sent: u64,
+    /// Why the scan stopped early, if it did.
+    pub interrupted: Option<String>,
+}
+
+fn service(port: u16, protocol: Proto) -> Service {
+    Service {
+        port,
+        protocol,
+        state: "open".into(),
+        service: ports::service_name(port, protocol).map(str::to_string),
+        product: None,
+        version: None,
+        tls: None,
+    }
+}
+
+/// Assembles the report.
+pub fn report(parts: Parts<'_>) -> Report {
+    let Parts { plan, scan_id, started_at, raw, found, probes_sent, interrupted } = parts;
+    let finished_at = Utc::now();
+    let tcp_ports = &plan.ports.tcp;
+    let mut hosts = Vec::with_capacity(found.discovery.hosts.len());
+    for (h, live) in found.discovery.hosts.iter().enumerate() {
+        let mut services = Vec::new();
+        let mut tcp_tally = PortTally::default();
+        let mut udp_tally = PortTally::default();
+        let row = found.tcp.get(h * tcp_ports.len()..(h + 1) * tcp_ports.len()).unwrap_or(&[]);
+        for (port, state) in tcp_ports.iter().zip(row) {
+            tcp_tally.add(*state);
+            if *state == PortState::Open {
+                services.push(service(*port, Proto::Tcp));
+            }
+        }
+        for r in found.udp.iter().filter(|r| r.host == live.address) {
+            udp_tally.add(r.state);
+            if r.state == PortState::Open {
+                services.push(service(r.port, Proto::Udp));
+            }
+        }
+        hosts.push(Host {
+            address: live.address,
+            mac: live.mac.map(|m| m.to_string()),
+            discovered_by: live.discovered_by.clone(),
+            fragile: plan.consent.scope.is_fragile(live.address),
+            backoff: found.backoff.get(h).copied().unwrap_or("normal").to_string(),
+            services,
+            tcp_ports: tcp_tally,
+            udp_ports: udp_tally,
+        });
+    }
+    let duration_s = (finished_at - started_at).num_milliseconds().max(1) as f64 / 1000.0;
+    let count = |proto| hosts.iter().flat_map(|h| &h.services).filter(|s| s.protocol == proto).count() as u64;
+    let stats = Stats {
+        targets: u64::try_from(plan.consent.scope.target_count()).unwrap_or(u64::MAX),
+        hosts_up: hosts.len() as u64,
+        open_tcp: count(Proto::Tcp),
+        open_udp: count(Proto::Udp),
+        probes_sent,
+        retransmissions: found.retransmissions,
+        duration_s,
+        achieved_pps: (probes_sent as f64 / duration_s * 10.0).round() / 10.0,
+        hosts_backed_off: hosts.iter().filter(|h| h.backoff != "normal").count() as u64,
+    };
+    let consent = &plan.consent;
+    Report {
+        schema: wijk_protocol::REPORT_SCHEMA.to_string(),
+        scan_id,
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        complete: interrupted.is_none(),
+        interrupted,
+        started_at,
+        finished_at,
+        consent: ConsentRef {
+            organisation: consent.organisation.clone(),
+            sha256: consent.sha256.clone(),
+            signer: consent.signer.clone(),
+            valid_until: consent.valid_until.to_rfc3339(),
+        },
+        scan: ScanSettings {
+            profile: plan.profile_name.clone(),
+            tcp_method: if raw { "syn" } else { "connect" }.into(),
+            discovery_method: if raw { "raw" } else { "connect" }.into(),
+            tcp_ports: tcp_ports.len(),
+            udp_ports: plan.ports.udp.len(),
+            rate: plan.caps.total,
+            per_host_rate: plan.caps.per_host,
+        },
+        hosts,
+        findings: Vec::new(),
+        stats,
+    }
+}
