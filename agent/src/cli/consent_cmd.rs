@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use super::{ConsentCmd, EXIT_REFUSED};
-use crate::consent::{self, signature, template, Consent};
+use crate::consent::{self, signature, template, window, Consent};
 use crate::i18n::Lang;
 
 /// Runs one consent subcommand.
@@ -67,11 +67,15 @@ fn verify_report(c: &Consent, lang: Lang) -> anyhow::Result<i32> {
     println!("  {}: {} pps {}, {} pps {}", l("snelheid", "rate"), c.max_rate, l("totaal", "total"), c.max_per_host_rate, l("per host", "per host"));
     println!("  {}: {}", l("OT-identificatie", "OT identification"), if c.ot_identification { l("toegestaan", "allowed") } else { l("niet toegestaan", "not allowed") });
     println!("  {}: {}", l("vensters", "windows"), c.schedule.describe());
+    let when = |t: chrono::DateTime<Utc>| match lang {
+        Lang::Nl => window::brussels_nl(&t),
+        Lang::En => window::brussels_en(&t),
+    };
     if c.schedule.is_open(now) {
-        let end = c.schedule.current_end(now).map(|t| t.with_timezone(&chrono_tz::Europe::Brussels).format("%a %Y-%m-%d %H:%M").to_string());
+        let end = c.schedule.current_end(now).map(when);
         println!("  {}: {}", l("nu open, sluit", "open now, closes"), end.unwrap_or_else(|| "-".into()));
     } else {
-        let next = c.schedule.next_open(now).map(|t| t.with_timezone(&chrono_tz::Europe::Brussels).format("%a %Y-%m-%d %H:%M (Europe/Brussels)").to_string());
+        let next = c.schedule.next_open(now).map(when);
         println!("  {}: {}", l("nu gesloten; volgend venster", "closed now; next window"), next.unwrap_or_else(|| l("geen", "none").into()));
     }
     match c.check_time(now) {

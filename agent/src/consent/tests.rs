@@ -86,7 +86,7 @@ fn self_loopback_is_loopback_only_and_always_open() {
     assert_eq!(c.scope.target_count(), 2);
     assert!(c.scope.contains("127.0.0.1".parse().expect("ip")) && c.scope.contains("::1".parse().expect("ip")));
     assert!(!c.scope.contains("127.0.0.2".parse().expect("ip")));
-    assert_eq!((c.profile, c.max_rate, c.max_per_host_rate, c.ot_identification), (Profile::Full, 200, 200, false));
+    assert_eq!((c.profile, c.max_rate, c.max_per_host_rate, c.ot_identification), (Profile::Full, 5000, 5000, false));
     assert_eq!((c.sha256.as_str(), c.signer.as_str()), ("self", "self"));
     for now in [Utc::now(), t("2026-03-29T01:30:00Z"), t("2030-01-05T12:00:00Z")] {
         assert!(c.check_time(now).is_ok());

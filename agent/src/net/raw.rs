@@ -25,7 +25,7 @@ use crate::consent::Scope;
 pub const READ_TIMEOUT: Duration = Duration::from_millis(50);
 
 /// Capacity of the reply channel; a full channel drops replies rather than blocking a receiver.
-const REPLY_QUEUE: usize = 1 << 16;
+const REPLY_QUEUE: usize = 1 << 13;
 
 /// One directly attached IPv4 network on which ARP may ask.
 struct ArpPort {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -57,6 +58,8 @@ pub async fn scan(
 ) -> UdpOutcome {
     let mut tasks = JoinSet::new();
     let mut out = UdpOutcome { complete: true, ..Default::default() };
+    // Sockets in flight at most; the limiter decides the pace, this bounds open files and wakeups.
+    let slots = Arc::new(Semaphore::new(256));
     progress.phase("udp", (hosts.len() * ports.len()) as u64);
     for &port in ports {
         for &host in hosts.iter().filter(|h| scope.contains(**h)) {
@@ -68,7 +71,11 @@ pub async fn scan(
             let limiter = limiter.clone();
             let progress = progress.clone();
             let stop = stop.clone();
-            tasks.spawn(async move { probe(host, port, payload, timeout, &limiter, &progress, &stop).await });
+            let slots = slots.clone();
+            tasks.spawn(async move {
+                let Ok(_slot) = slots.acquire_owned().await else { return (None, 0) };
+                probe(host, port, payload, timeout, &limiter, &progress, &stop).await
+            });
         }
     }
     while let Some(r) = tasks.join_next().await {

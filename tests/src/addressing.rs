@@ -1,0 +1,274 @@
+//! The lab's addressing plan: which host gets which address, MAC address and open ports.
+//!
+//! Pure data, no I/O: tests that never build a lab (consent refusals, audit) still point their scope
+//! at a lab range through [`Addressing`], and the lab itself is built from the same table, so the
+//! expectations in the tests and the daemons the lab starts cannot drift apart.
+//!
+//! Every address lies in a benchmarking range that no real network uses: 198.18.0.0/15 (RFC 2544)
+//! for IPv4 and 2001:2::/48 (RFC 5180) for IPv6. A lab uses `198.18.<s>.0/24` and
+//! `2001:2:0:<s>::/64`, where `<s>` is chosen per lab. A host's IPv6 interface id spells its IPv4
+//! last octet (`.11` ↔ `::11`), and its MAC is `02:00:c6:12:<s>:<octet>` (locally administered).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Transport protocol of a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Proto {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Proto {
+    /// `"tcp"` or `"udp"`, as in `report.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+
+    /// Parses `"tcp"` / `"udp"` (any case).
+    pub fn parse(s: &str) -> Option<Proto> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Some(Proto::Tcp),
+            "udp" => Some(Proto::Udp),
+            _ => None,
+        }
+    }
+}
+
+/// A transport port: protocol and number. Shown as `22/tcp` (also in `{:?}`, for readable diffs).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port {
+    /// TCP or UDP.
+    pub proto: Proto,
+    /// Port number.
+    pub number: u16,
+}
+
+impl Port {
+    /// A TCP port.
+    pub const fn tcp(number: u16) -> Port {
+        Port { proto: Proto::Tcp, number }
+    }
+    /// A UDP port.
+    pub const fn udp(number: u16) -> Port {
+        Port { proto: Proto::Udp, number }
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.number, self.proto.as_str())
+    }
+}
+
+impl fmt::Debug for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Host names of the lab (also the last part of their namespace names).
+pub mod host {
+    /// Where the agent runs.
+    pub const SCANNER: &str = "scanner";
+    /// OpenSSH on TCP 22.
+    pub const SSH: &str = "ssh";
+    /// nginx on TCP 80, IPv4 and IPv6; its IPv6 address is the one the lab consent names.
+    pub const WEB: &str = "web";
+    /// vsftpd on TCP 21.
+    pub const FTP: &str = "ftp";
+    /// Redis on TCP 6379.
+    pub const REDIS: &str = "redis";
+    /// net-snmp on UDP 161.
+    pub const SNMP: &str = "snmp";
+    /// dnsmasq on UDP and TCP 53.
+    pub const DNS: &str = "dns";
+    /// Alive, nothing listening.
+    pub const EMPTY: &str = "empty";
+    /// In the subnet, excluded by the consent; carries the packet counters that must stay at zero.
+    pub const OUTSIDE: &str = "outside";
+}
+
+/// One row of the plan.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    name: &'static str,
+    octet: u8,
+    ipv6: bool,
+    open: &'static [Port],
+}
+
+/// The hosts of every lab, in start order.
+const ROWS: &[Row] = &[
+    Row { name: host::SCANNER, octet: 2, ipv6: true, open: &[] },
+    Row { name: host::SSH, octet: 10, ipv6: false, open: &[Port::tcp(22)] },
+    Row { name: host::WEB, octet: 11, ipv6: true, open: &[Port::tcp(80)] },
+    Row { name: host::FTP, octet: 12, ipv6: false, open: &[Port::tcp(21)] },
+    Row { name: host::REDIS, octet: 13, ipv6: false, open: &[Port::tcp(6379)] },
+    Row { name: host::SNMP, octet: 14, ipv6: false, open: &[Port::udp(161)] },
+    Row { name: host::DNS, octet: 15, ipv6: false, open: &[Port::tcp(53), Port::udp(53)] },
+    Row { name: host::EMPTY, octet: 16, ipv6: false, open: &[] },
+    Row { name: host::OUTSIDE, octet: 50, ipv6: true, open: &[] },
+];
+
+/// Addresses in the consent's scope that nobody owns.
+const DEAD_IN_SCOPE: &[u8] = &[20, 21];
+/// An address nobody owns that the consent excludes: not even an ARP request may ask for it.
+const DEAD_EXCLUDED: u8 = 51;
+
+/// One host of a lab with its concrete addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabHost {
+    /// Host name (see [`host`]).
+    pub name: &'static str,
+    /// IPv4 address in `198.18.<s>.0/24`.
+    pub ipv4: Ipv4Addr,
+    /// IPv6 address in `2001:2:0:<s>::/64`, for the hosts that have one.
+    pub ipv6: Option<Ipv6Addr>,
+    /// MAC address of its lab interface, `02:00:c6:12:<s>:<octet>`.
+    pub mac: String,
+    /// Ports its daemon listens on (from every address it has).
+    pub open: &'static [Port],
+}
+
+impl LabHost {
+    /// Its addresses, IPv4 first.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        let mut v = vec![IpAddr::V4(self.ipv4)];
+        v.extend(self.ipv6.map(IpAddr::V6));
+        v
+    }
+}
+
+/// The addressing plan of one lab: `198.18.<s>.0/24` and `2001:2:0:<s>::/64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addressing {
+    subnet: u8,
+}
+
+impl Addressing {
+    /// The plan for third octet `subnet` (clamped into 1..=254).
+    pub fn new(subnet: u8) -> Addressing {
+        Addressing { subnet: subnet.clamp(1, 254) }
+    }
+
+    /// The third IPv4 octet (also the fourth IPv6 group).
+    pub fn subnet(&self) -> u8 {
+        self.subnet
+    }
+
+    /// `198.18.<s>.0/24`.
+    pub fn ipv4_net(&self) -> String {
+        format!("{}/24", self.ipv4(0))
+    }
+
+    /// `2001:2:0:<s>::/64`.
+    pub fn ipv6_net(&self) -> String {
+        format!("{}/64", Ipv6Addr::new(0x2001, 2, 0, u16::from(self.subnet), 0, 0, 0, 0))
+    }
+
+    /// `198.18.<s>.<octet>`.
+    pub fn ipv4(&self, octet: u8) -> Ipv4Addr {
+        Ipv4Addr::new(198, 18, self.subnet, octet)
+    }
+
+    /// `2001:2:0:<s>::<octet>`, the octet's decimal digits read as hex (`.11` → `::11`).
+    pub fn ipv6(&self, octet: u8) -> Ipv6Addr {
+        let id = u16::from_str_radix(&octet.to_string(), 16).unwrap_or(u16::from(octet));
+        Ipv6Addr::new(0x2001, 2, 0, u16::from(self.subnet), 0, 0, 0, id)
+    }
+
+    /// `02:00:c6:12:<s>:<octet>` in lower-case hex.
+    pub fn mac(&self, octet: u8) -> String {
+        format!("02:00:c6:12:{:02x}:{:02x}", self.subnet, octet)
+    }
+
+    /// Every host, in start order (the scanner first).
+    pub fn hosts(&self) -> Vec<LabHost> {
+        ROWS.iter().map(|r| self.row(r)).collect()
+    }
+
+    /// The host called `name`; panics on a name that is not in the plan (a bug in the test).
+    pub fn host(&self, name: &str) -> LabHost {
+        match ROWS.iter().find(|r| r.name == name) {
+            Some(r) => self.row(r),
+            None => panic!("wijk-lab: no host {name:?} in the lab plan"),
+        }
+    }
+
+    /// The hosts the consent allows and that are alive (every host but the scanner and `outside`).
+    pub fn live_targets(&self) -> Vec<LabHost> {
+        self.hosts()
+            .into_iter()
+            .filter(|h| h.name != host::SCANNER && h.name != host::OUTSIDE)
+            .collect()
+    }
+
+    /// Addresses inside the scope that nobody owns.
+    pub fn dead_in_scope(&self) -> Vec<Ipv4Addr> {
+        DEAD_IN_SCOPE.iter().map(|&o| self.ipv4(o)).collect()
+    }
+
+    /// The dead address the consent excludes.
+    pub fn dead_excluded(&self) -> Ipv4Addr {
+        self.ipv4(DEAD_EXCLUDED)
+    }
+
+    /// Every address nobody owns: in scope and excluded.
+    pub fn dead_addresses(&self) -> Vec<Ipv4Addr> {
+        let mut v = self.dead_in_scope();
+        v.push(self.dead_excluded());
+        v
+    }
+
+    /// What the lab consent excludes: the `outside` host and the excluded dead address.
+    pub fn excluded(&self) -> Vec<Ipv4Addr> {
+        vec![self.host(host::OUTSIDE).ipv4, self.dead_excluded()]
+    }
+
+    fn row(&self, r: &Row) -> LabHost {
+        LabHost {
+            name: r.name,
+            ipv4: self.ipv4(r.octet),
+            ipv6: r.ipv6.then(|| self.ipv6(r.octet)),
+            mac: self.mac(r.octet),
+            open: r.open,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_uses_benchmark_ranges_only() {
+        let a = Addressing::new(7);
+        for h in a.hosts() {
+            assert_eq!(&h.ipv4.octets()[..3], &[198, 18, 7], "{}", h.name);
+            if let Some(v6) = h.ipv6 {
+                assert_eq!(&v6.segments()[..4], &[0x2001, 2, 0, 7], "{}", h.name);
+            }
+        }
+        assert_eq!(a.ipv4_net(), "198.18.7.0/24");
+        assert_eq!(a.ipv6_net(), "2001:2:0:7::/64");
+        assert_eq!(a.host(host::WEB).ipv6.map(|v| v.to_string()).as_deref(), Some("2001:2:0:7::11"));
+        assert_eq!(a.host(host::SSH).mac, "02:00:c6:12:07:0a");
+    }
+
+    #[test]
+    fn dead_and_excluded_addresses_belong_to_nobody() {
+        let a = Addressing::new(200);
+        let owned: Vec<Ipv4Addr> = a.hosts().iter().map(|h| h.ipv4).collect();
+        for d in a.dead_addresses() {
+            assert!(!owned.contains(&d), "{d} is owned by a host");
+        }
+        assert!(a.excluded().contains(&a.host(host::OUTSIDE).ipv4));
+        assert!(!a.live_targets().iter().any(|h| h.name == host::OUTSIDE || h.name == host::SCANNER));
+    }
+}

@@ -1,0 +1,29 @@
+//! wijk-lab: support for wijkagent's end-to-end tests, which run real programs across processes.
+//!
+//! - [`addressing`]: the lab's addressing plan (benchmarking ranges only), hosts and expected ports.
+//! - [`lab`]: [`Lab`](lab::Lab), network namespaces on a private bridge with real daemons, packet
+//!   counters, and the root check every lab test starts with.
+//! - [`daemons`]: the daemons the lab runs and their configurations (templates in `tests/lab/`).
+//! - [`counters`]: nftables counters that prove no packet reached an out-of-scope host.
+//! - [`agent`]: finding the `wijkagent` binary and running it in an empty network namespace.
+//! - [`consent_fixture`]: consent documents in DESIGN.md's shape, signed through the agent's CLI.
+//! - [`report`]: reading `report.json` and the audit log.
+//! - [`process`]: running programs with a deadline; every wait in these tests ends.
+//!
+//! Safety (DESIGN.md, "How tests reach a network"): packets go only to 127.0.0.0/8, ::1, or
+//! addresses inside namespaces these helpers created; lab addresses come from 198.18.0.0/15 and
+//! 2001:2::/48; no namespace gets a default route, nothing is bridged into the root namespace.
+
+pub mod addressing;
+pub mod agent;
+pub mod consent_fixture;
+pub mod counters;
+pub mod daemons;
+pub mod lab;
+pub mod process;
+pub mod report;
+
+pub use addressing::{host, Addressing, LabHost, Port, Proto};
+pub use counters::PacketCounts;
+pub use lab::{require_root_or_skip, Lab};
+pub use report::Report;
