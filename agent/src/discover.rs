@@ -77,7 +77,12 @@ pub fn discover_raw(
             }
         }
     }
-    let config = SweepConfig { retries: 1, settle: Duration::from_millis(500), phase: "discovery" };
+    let config = SweepConfig {
+        retries: 1,
+        settle: Duration::from_millis(500),
+        phase: "discovery",
+        senders: SweepConfig::senders_for(limiter.caps().total),
+    };
     let out = sweep::run(io, replies, table, limiter, progress, &config, stop);
     let t = &out.table;
     let hosts = (0..t.hosts.len())

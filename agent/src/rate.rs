@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use governor::clock::{Clock, MonotonicClock};
 use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::HashMapStateStore;
+use governor::state::keyed::DashMapStateStore;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
 type Direct = RateLimiter<NotKeyed, InMemoryState, MonotonicClock, NoOpMiddleware<std::time::Instant>>;
-type Keyed = RateLimiter<IpAddr, HashMapStateStore<IpAddr>, MonotonicClock, NoOpMiddleware<std::time::Instant>>;
+type Keyed = RateLimiter<IpAddr, DashMapStateStore<IpAddr>, MonotonicClock, NoOpMiddleware<std::time::Instant>>;
 
 /// Default total rate when the consent sets none (packets per second).
 pub const DEFAULT_RATE: u32 = 200;
@@ -62,8 +62,8 @@ impl Limiter {
         Limiter {
             caps,
             total: RateLimiter::direct_with_clock(quota(caps.total), clock.clone()),
-            per_host: RateLimiter::hashmap_with_clock(quota(caps.per_host), clock.clone()),
-            slowed: RateLimiter::hashmap_with_clock(quota((caps.per_host / 4).max(1)), clock.clone()),
+            per_host: RateLimiter::dashmap_with_clock(quota(caps.per_host), clock.clone()),
+            slowed: RateLimiter::dashmap_with_clock(quota((caps.per_host / 4).max(1)), clock.clone()),
             clock,
         }
     }

@@ -16,6 +16,7 @@
 
 pub mod addressing;
 pub mod agent;
+pub mod bench;
 pub mod consent_fixture;
 pub mod counters;
 pub mod daemons;

@@ -141,6 +141,20 @@ pub fn build_tcp(src: IpAddr, probe: &Probe, buf: &mut [u8; TCP_HEADER_LEN]) -> 
     Some(TCP_HEADER_LEN)
 }
 
+/// Builds a 20-byte IPv4 header for an IPPROTO_RAW socket. The kernel fills in the header checksum
+/// and, since the identification is zero, the identification too.
+pub fn ipv4_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, payload_len: usize) -> [u8; 20] {
+    let mut h = [0u8; 20];
+    h[0] = 0x45; // version 4, header length 5 words
+    let total = (20 + payload_len).min(usize::from(u16::MAX)) as u16;
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    h[8] = 64; // TTL
+    h[9] = protocol;
+    h[12..16].copy_from_slice(&src.octets());
+    h[16..20].copy_from_slice(&dst.octets());
+    h
+}
+
 /// Builds an ICMP (v4, with checksum) or ICMPv6 (the kernel fills the checksum) echo request.
 pub fn build_echo(dst: IpAddr, ident: u16, seq: u16) -> [u8; 16] {
     let kind = if dst.is_ipv4() { 8 } else { 128 };
@@ -327,6 +341,20 @@ mod tests {
             Some(Reply::Tcp { sport: 40000, dport: 443, syn: true, rst: false, ack_flag: false, seq, .. }) => {
                 assert_eq!(seq, 0xdead_beef)
             }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ipv4_header_for_a_syn_parses_back_with_the_reply_parser() {
+        let mut seg = [0u8; 20];
+        let probe = Probe::TcpSyn { dst: IpAddr::V4(B), dport: 22, sport: 40001, seq: 9 };
+        build_tcp(IpAddr::V4(A), &probe, &mut seg).expect("tcp");
+        let mut pkt = ipv4_header(A, B, 6, seg.len()).to_vec();
+        pkt.extend_from_slice(&seg);
+        assert_eq!(u16::from_be_bytes([pkt[2], pkt[3]]), 40);
+        match parse_tcp_v4(&pkt) {
+            Some(Reply::Tcp { src, sport: 40001, dport: 22, syn: true, .. }) => assert_eq!(src, IpAddr::V4(A)),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -1,7 +1,8 @@
 //! Production packet I/O: raw IP sockets for TCP and ICMP, AF_PACKET (pnet datalink) for ARP.
 //!
-//! Each receiving socket gets its own thread that blocks at most [`READ_TIMEOUT`] per call, parses what
-//! arrives with [`super::packet`] and forwards [`Reply`]s on one channel. The threads stop when the
+//! Each receiving socket gets its own thread that reads without blocking (napping briefly when the
+//! socket is empty, so a busy socket is drained in batches), parses what arrives with
+//! [`super::packet`] and forwards [`Reply`]s on one channel. The threads stop when the
 //! `stop` token is cancelled or the channel's receiver is dropped. Sending happens on the caller's
 //! thread; a full kernel buffer (ENOBUFS) is waited out briefly rather than counted as sent.
 
@@ -24,6 +25,14 @@ use crate::consent::Scope;
 /// How long a receiver thread blocks before it checks whether to stop.
 pub const READ_TIMEOUT: Duration = Duration::from_millis(50);
 
+/// Send-only raw sockets per scan (one per sender thread on machines with up to this many cores).
+const SEND_SOCKETS: usize = 4;
+
+static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How long an idle receiver naps before it reads again.
+const IDLE_NAP: Duration = Duration::from_micros(500);
+
 /// Capacity of the reply channel; a full channel drops replies rather than blocking a receiver.
 const REPLY_QUEUE: usize = 1 << 13;
 
@@ -37,17 +46,22 @@ struct ArpPort {
 
 /// Raw sockets for one scan.
 pub struct RawNet {
-    tcp4: UdpSocket,
+    /// Send-only IPPROTO_RAW sockets (they never receive, and each sender thread gets its own, so
+    /// senders do not contend for one socket lock). We write the IPv4 header ourselves.
+    send4: Vec<UdpSocket>,
     tcp6: Option<UdpSocket>,
     icmp4: UdpSocket,
     icmp6: Option<UdpSocket>,
-    arp: Vec<ArpPort>,
+    /// ARP ports; emptied by [`RawNet::close_arp`] once discovery is done.
+    arp: std::sync::RwLock<Vec<ArpPort>>,
+    arp_stop: CancellationToken,
     sources: Mutex<HashMap<IpAddr, IpAddr>>,
 }
 
 impl std::fmt::Debug for RawNet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawNet").field("arp_networks", &self.arp.len()).finish()
+        let arp = self.arp.read().map(|a| a.len()).unwrap_or(0);
+        f.debug_struct("RawNet").field("arp_networks", &arp).finish()
     }
 }
 
@@ -73,7 +87,12 @@ impl RawNet {
         stop: CancellationToken,
     ) -> Result<(Arc<RawNet>, Receiver<Reply>), NetError> {
         let (tx, rx) = mpsc::sync_channel(REPLY_QUEUE);
+        // Receives TCP over IPv4 (a raw IPPROTO_TCP socket gets a copy of every TCP segment); only
+        // its reader thread keeps it. Sending goes through the IPPROTO_RAW sockets below.
         let tcp4 = raw_socket(Domain::IPV4, Protocol::TCP, "tcp/ipv4")?;
+        let send4 = (0..SEND_SOCKETS)
+            .map(|_| raw_socket(Domain::IPV4, Protocol::from(libc::IPPROTO_RAW), "raw/ipv4"))
+            .collect::<Result<Vec<_>, _>>()?;
         let icmp4 = raw_socket(Domain::IPV4, Protocol::ICMPV4, "icmp/ipv4")?;
         let (tcp6, icmp6) = if want_v6 {
             (
@@ -94,9 +113,28 @@ impl RawNet {
                 IpAddr::V4(_) => None,
             })?;
         }
-        let arp = open_arp_ports(scope, &tx, &stop)?;
-        let net = RawNet { tcp4, tcp6, icmp4, icmp6, arp, sources: Mutex::new(HashMap::new()) };
+        let arp_stop = stop.child_token();
+        let arp = std::sync::RwLock::new(open_arp_ports(scope, &tx, &arp_stop)?);
+        let net = RawNet { send4, tcp6, icmp4, icmp6, arp, arp_stop, sources: Mutex::new(HashMap::new()) };
         Ok((Arc::new(net), rx))
+    }
+
+    /// Closes the ARP channels. An AF_PACKET socket sees a copy of every frame on its interface, which
+    /// costs the port scan dearly at high rates; ARP is needed only during discovery.
+    pub fn close_arp(&self) {
+        self.arp_stop.cancel();
+        if let Ok(mut ports) = self.arp.write() {
+            ports.clear();
+        }
+    }
+
+    /// This thread's send socket: threads are handed the sockets in turn on first use.
+    fn send_socket(&self) -> &UdpSocket {
+        thread_local! {
+            static SLOT: usize = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let slot = SLOT.with(|s| *s) % self.send4.len().max(1);
+        &self.send4[slot]
     }
 
     fn source_for(&self, dst: IpAddr) -> Result<IpAddr, NetError> {
@@ -139,11 +177,15 @@ impl PacketIo for RawNet {
                     dst,
                     std::io::Error::new(ErrorKind::InvalidInput, "address family mismatch"),
                 ))?;
-                let sock = match dst {
-                    IpAddr::V4(_) => &self.tcp4,
-                    IpAddr::V6(_) => self.tcp6.as_ref().ok_or_else(|| no_v6(dst))?,
-                };
-                self.send_ip(sock, dst, &buf[..n])
+                match (src, dst) {
+                    (IpAddr::V4(s4), IpAddr::V4(d4)) => {
+                        let mut pkt = [0u8; 40];
+                        pkt[..20].copy_from_slice(&packet::ipv4_header(s4, d4, 6, n));
+                        pkt[20..20 + n].copy_from_slice(&buf[..n]);
+                        self.send_ip(self.send_socket(), dst, &pkt[..20 + n])
+                    }
+                    _ => self.send_ip(self.tcp6.as_ref().ok_or_else(|| no_v6(dst))?, dst, &buf[..n]),
+                }
             }
             Probe::Echo { dst, ident, seq } => {
                 let pkt = packet::build_echo(dst, ident, seq);
@@ -154,7 +196,8 @@ impl PacketIo for RawNet {
                 self.send_ip(sock, dst, &pkt)
             }
             Probe::Arp { dst } => {
-                let port = self.arp.iter().find(|p| p.net.contains(dst)).ok_or(NetError::NotOnLink(dst))?;
+                let ports = self.arp.read().map_err(|_| NetError::NotOnLink(dst))?;
+                let port = ports.iter().find(|p| p.net.contains(dst)).ok_or(NetError::NotOnLink(dst))?;
                 let frame = packet::build_arp(port.mac, port.src_ip, dst);
                 let mut tx = port.tx.lock().map_err(|_| NetError::NotOnLink(dst))?;
                 match tx.send_to(&frame, None) {
@@ -167,7 +210,7 @@ impl PacketIo for RawNet {
     }
 
     fn on_link(&self, ip: Ipv4Addr) -> bool {
-        self.arp.iter().any(|p| p.net.contains(ip))
+        self.arp.read().map(|ports| ports.iter().any(|p| p.net.contains(ip))).unwrap_or(false)
     }
 }
 
@@ -183,6 +226,9 @@ fn spawn_reader(
     parse: impl Fn(&[u8], IpAddr) -> Option<Reply> + Send + 'static,
 ) -> Result<(), NetError> {
     let sock = sock.try_clone().map_err(|source| NetError::Open { what: name, source })?;
+    // Non-blocking with a short nap when empty: at high rates the reader drains a batch per wakeup
+    // instead of being woken by the kernel for every single packet.
+    sock.set_nonblocking(true).map_err(|source| NetError::Open { what: name, source })?;
     std::thread::Builder::new()
         .name(format!("rx-{name}"))
         .spawn(move || {
@@ -196,7 +242,9 @@ fn spawn_reader(
                             }
                         }
                     }
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
+                        std::thread::sleep(IDLE_NAP);
+                    }
                     Err(e) => {
                         tracing::warn!(socket = name, error = %e, "ontvangen mislukt / receive failed");
                         std::thread::sleep(READ_TIMEOUT);

@@ -200,12 +200,13 @@ async fn run_raw(
     let want_v6 = scope.target_ranges().iter().any(|r| r.start.is_ipv6());
     let sockets_stop = stop.child_token();
     let (rawnet, replies) = RawNet::open(&scope, want_v6, sockets_stop.clone())?;
-    let io = Arc::new(ScopedIo::new(rawnet, scope.clone()));
+    let io = Arc::new(ScopedIo::new(rawnet.clone(), scope.clone()));
     let tcp_ports = plan.ports.tcp.clone();
     let (limiter2, progress2, stop2, io2) = (limiter.clone(), progress.clone(), stop.clone(), io.clone());
     let result = tokio::task::spawn_blocking(move || {
         let (discovery, replies) =
             discover::discover_raw(io2.as_ref(), replies, &scope, &limiter2, &progress2, &stop2);
+        rawnet.close_arp();
         let mut found = Found { retransmissions: discovery.retransmissions, ..Default::default() };
         let hosts = live_addresses(&discovery);
         found.discovery = discovery;
@@ -214,7 +215,12 @@ async fn run_raw(
         }
         let slots = tcp_ports.iter().map(|p| Slot::Syn(*p)).collect();
         let table = Arc::new(Table::new(hosts, slots, false));
-        let config = SweepConfig { retries: 2, settle: Duration::from_millis(400), phase: "tcp" };
+        let config = SweepConfig {
+            retries: 2,
+            settle: Duration::from_millis(400),
+            phase: "tcp",
+            senders: SweepConfig::senders_for(limiter2.caps().total),
+        };
         let Some(replies) = replies else { return (found, None) };
         (found, Some(sweep::run(io2.as_ref(), replies, table, &limiter2, &progress2, &config, &stop2)))
     })

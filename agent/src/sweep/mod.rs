@@ -19,7 +19,7 @@ pub mod table;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +50,20 @@ pub struct SweepConfig {
     pub settle: Duration,
     /// Progress phase name.
     pub phase: &'static str,
+    /// Sender threads. Each takes every n-th slot of every host, so all hosts are spread over all
+    /// senders; more than one pays off only at high rates, where the kernel's per-packet work (done
+    /// on the sending thread's core) is the bottleneck.
+    pub senders: usize,
+}
+
+impl SweepConfig {
+    /// Senders worth using for `rate` packets per second on this machine.
+    pub fn senders_for(rate: u32) -> usize {
+        if rate < 20_000 {
+            return 1;
+        }
+        std::thread::available_parallelism().map(|n| n.get().min(4)).unwrap_or(1)
+    }
 }
 
 /// Outcome of a sweep.
@@ -71,14 +85,22 @@ pub struct SweepOutcome {
     pub replies: Option<Receiver<Reply>>,
 }
 
+/// Back-off state of every host, shared by the senders.
+struct HostBackoff {
+    stage: Vec<AtomicU8>,
+    slowed_at: Vec<AtomicU32>,
+}
+
 struct Sender<'a> {
     io: &'a dyn PacketIo,
     limiter: &'a Limiter,
     table: &'a Table,
     progress: &'a Progress,
     stop: &'a CancellationToken,
-    backoff: Vec<AtomicU8>,
-    slowed_at: Vec<AtomicU32>,
+    hosts: &'a HostBackoff,
+    /// This sender takes slots `shard, shard + shards, ...` of every host.
+    shard: usize,
+    shards: usize,
     sent: u64,
     retransmissions: u64,
     send_errors: u64,
@@ -98,42 +120,54 @@ pub fn run(
 ) -> SweepOutcome {
     let done = CancellationToken::new();
     let receiver = spawn_receiver(replies, table.clone(), progress.clone(), done.clone());
-    let mut s = Sender {
-        io,
-        limiter,
-        table: &table,
-        progress,
-        stop,
-        backoff: (0..table.hosts.len()).map(|_| AtomicU8::new(0)).collect(),
+    let hosts = HostBackoff {
+        stage: (0..table.hosts.len()).map(|_| AtomicU8::new(0)).collect(),
         slowed_at: (0..table.hosts.len()).map(|_| AtomicU32::new(0)).collect(),
-        sent: 0,
-        retransmissions: 0,
-        send_errors: 0,
-        last_error: None,
     };
+    let shards = config.senders.clamp(1, table.slots.len().max(1));
+    let mut senders: Vec<Sender<'_>> = (0..shards)
+        .map(|shard| Sender {
+            io,
+            limiter,
+            table: &table,
+            progress,
+            stop,
+            hosts: &hosts,
+            shard,
+            shards,
+            sent: 0,
+            retransmissions: 0,
+            send_errors: 0,
+            last_error: None,
+        })
+        .collect();
     progress.phase(config.phase, (table.hosts.len() * table.slots.len()) as u64);
     let mut complete = true;
     for pass in 0..=config.retries {
         if table.pending.load(Ordering::Relaxed) == 0 {
             break;
         }
-        if !s.pass(pass) || !settle(&table, config.settle, stop) {
+        let finished = std::thread::scope(|scope| {
+            let running: Vec<_> = senders.iter_mut().map(|s| scope.spawn(move || s.pass(pass))).collect();
+            running.into_iter().all(|r| r.join().unwrap_or(false))
+        });
+        if !finished || !settle(&table, config.settle, stop) {
             complete = false;
             break;
         }
     }
     done.cancel();
     let replies = receiver.join().ok();
-    if let Some(e) = &s.last_error {
-        tracing::warn!(errors = s.send_errors, last = %e, "niet alle pakketten verzonden / not every probe was sent");
+    let send_errors = senders.iter().map(|s| s.send_errors).sum();
+    if let Some(e) = senders.iter().find_map(|s| s.last_error.as_ref()) {
+        tracing::warn!(errors = send_errors, last = %e, "niet alle pakketten verzonden / not every probe was sent");
     }
-    let backoff = s.backoff.iter().map(|b| decode_backoff(b.load(Ordering::Relaxed))).collect();
     SweepOutcome {
         table: table.clone(),
-        backoff,
-        probes_sent: s.sent,
-        retransmissions: s.retransmissions,
-        send_errors: s.send_errors,
+        backoff: hosts.stage.iter().map(|b| decode_backoff(b.load(Ordering::Relaxed))).collect(),
+        probes_sent: senders.iter().map(|s| s.sent).sum(),
+        retransmissions: senders.iter().map(|s| s.retransmissions).sum(),
+        send_errors,
         complete,
         replies,
     }
@@ -147,6 +181,8 @@ fn decode_backoff(v: u8) -> Backoff {
     }
 }
 
+/// Applies replies to the table. Polls rather than blocks, so a busy channel is drained in batches
+/// without a wakeup per reply.
 fn spawn_receiver(
     replies: Receiver<Reply>,
     table: Arc<Table>,
@@ -154,7 +190,7 @@ fn spawn_receiver(
     done: CancellationToken,
 ) -> std::thread::JoinHandle<Receiver<Reply>> {
     std::thread::spawn(move || loop {
-        match replies.recv_timeout(Duration::from_millis(20)) {
+        match replies.try_recv() {
             Ok(r) => {
                 if let Some(applied) = table.apply(&r) {
                     if applied.newly_open {
@@ -165,9 +201,9 @@ fn spawn_receiver(
                     }
                 }
             }
-            Err(RecvTimeoutError::Timeout) if done.is_cancelled() => return replies,
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return replies,
+            Err(TryRecvError::Empty) if done.is_cancelled() => return replies,
+            Err(TryRecvError::Empty) => std::thread::sleep(Duration::from_micros(500)),
+            Err(TryRecvError::Disconnected) => return replies,
         }
     })
 }
@@ -192,7 +228,8 @@ impl Sender<'_> {
     fn pass(&mut self, pass: u8) -> bool {
         let table = self.table;
         let nslots = table.slots.len();
-        let mut active: VecDeque<(u32, u32)> = (0..table.hosts.len() as u32).map(|h| (h, 0)).collect();
+        let (first, step) = (self.shard as u32, self.shards as u32);
+        let mut active: VecDeque<(u32, u32)> = (0..table.hosts.len() as u32).map(|h| (h, first)).collect();
         let mut blocked_in_a_row = 0usize;
         let mut shortest_wait = Duration::from_millis(50);
         let mut since_shrink = 0u32;
@@ -205,14 +242,14 @@ impl Sender<'_> {
                 continue;
             }
             while (cursor as usize) < nslots && table.state(hi, cursor as usize) != SlotState::Pending {
-                cursor += 1;
+                cursor += step;
             }
             if cursor as usize >= nslots {
                 continue;
             }
             let stage = self.update_backoff(hi);
             if stage == Backoff::Abandoned {
-                (cursor as usize..nslots).for_each(|s| table.skip(hi, s));
+                (cursor as usize..nslots).step_by(step as usize).for_each(|s| table.skip(hi, s));
                 continue;
             }
             let ip = table.hosts[hi];
@@ -232,8 +269,8 @@ impl Sender<'_> {
                 return false;
             }
             self.send(hi, table.slots[cursor as usize], pass);
-            if cursor as usize + 1 < nslots {
-                active.push_back((h, cursor + 1));
+            if ((cursor + step) as usize) < nslots {
+                active.push_back((h, cursor + step));
             }
             since_shrink += 1;
             if since_shrink >= 65536 {
@@ -276,7 +313,7 @@ impl Sender<'_> {
     }
 
     fn update_backoff(&self, host: usize) -> Backoff {
-        let stage = decode_backoff(self.backoff[host].load(Ordering::Relaxed));
+        let stage = decode_backoff(self.hosts.stage[host].load(Ordering::Relaxed));
         if self.table.host_level || stage == Backoff::Abandoned {
             return stage;
         }
@@ -287,19 +324,20 @@ impl Sender<'_> {
         let answered_well = answers >= 16 && u64::from(answers) * 2 >= u64::from(last);
         let per_host = self.limiter.caps().per_host;
         match stage {
-            Backoff::Normal if answered_well && sent - last > (per_host / 2).max(64) => {
-                self.backoff[host].store(1, Ordering::Relaxed);
-                self.slowed_at[host].store(sent, Ordering::Relaxed);
+            Backoff::Normal if answered_well && sent.saturating_sub(last) > (per_host / 2).max(64) => {
+                self.hosts.stage[host].store(1, Ordering::Relaxed);
+                self.hosts.slowed_at[host].store(sent, Ordering::Relaxed);
                 tracing::info!(host = %self.table.hosts[host], "host antwoordt niet meer: vertraagd / host stopped answering: slowed");
                 Backoff::Slowed
             }
             Backoff::Slowed => {
-                let since = sent - last.max(self.slowed_at[host].load(Ordering::Relaxed));
-                if last > self.slowed_at[host].load(Ordering::Relaxed) {
+                let slowed_at = self.hosts.slowed_at[host].load(Ordering::Relaxed);
+                let since = sent.saturating_sub(last.max(slowed_at));
+                if last > slowed_at {
                     return Backoff::Slowed; // answered again while slowed: keep going, gently
                 }
                 if since > (per_host / 8).max(16) {
-                    self.backoff[host].store(2, Ordering::Relaxed);
+                    self.hosts.stage[host].store(2, Ordering::Relaxed);
                     tracing::warn!(host = %self.table.hosts[host], "host blijft stil: met rust gelaten / host stays silent: left alone");
                     Backoff::Abandoned
                 } else {

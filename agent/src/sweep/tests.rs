@@ -22,9 +22,19 @@ fn ports(list: &[u16]) -> BTreeSet<u16> {
 }
 
 fn run_ports(hosts: HashMap<IpAddr, FakeHost>, targets: &[&str], scan: &[u16], caps: RateCaps) -> (SweepOutcome, Arc<FakeNet>) {
+    run_ports_with(hosts, targets, scan, caps, 1)
+}
+
+fn run_ports_with(
+    hosts: HashMap<IpAddr, FakeHost>,
+    targets: &[&str],
+    scan: &[u16],
+    caps: RateCaps,
+    senders: usize,
+) -> (SweepOutcome, Arc<FakeNet>) {
     let (net, rx) = FakeNet::new(hosts, false);
     let table = Arc::new(Table::new(targets.iter().map(|t| ip(t)).collect(), scan.iter().map(|p| Slot::Syn(*p)).collect(), false));
-    let config = SweepConfig { retries: 2, settle: Duration::from_millis(30), phase: "tcp" };
+    let config = SweepConfig { retries: 2, settle: Duration::from_millis(30), phase: "tcp", senders };
     let progress = Arc::new(Progress::default());
     let out = run(net.as_ref(), rx, table, &Limiter::new(caps), &progress, &config, &CancellationToken::new());
     (out, net)
@@ -121,7 +131,7 @@ fn stop_ends_the_sweep_promptly_and_marks_it_incomplete() {
     hosts.insert(ip("198.18.0.2"), FakeHost::default());
     let (net, rx) = FakeNet::new(hosts, false);
     let table = Arc::new(Table::new(vec![ip("198.18.0.2")], (1..=65535).map(Slot::Syn).collect(), false));
-    let config = SweepConfig { retries: 2, settle: Duration::from_millis(30), phase: "tcp" };
+    let config = SweepConfig { retries: 2, settle: Duration::from_millis(30), phase: "tcp", senders: 1 };
     let stop = CancellationToken::new();
     let stopper = stop.clone();
     std::thread::spawn(move || {
@@ -134,4 +144,23 @@ fn stop_ends_the_sweep_promptly_and_marks_it_incomplete() {
     assert!(!out.complete);
     assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
     assert!(out.probes_sent > 100 && out.probes_sent < 1000, "{}", out.probes_sent);
+}
+
+#[test]
+fn several_senders_cover_every_slot_exactly_once_per_pass() {
+    let mut hosts = HashMap::new();
+    for h in 2..=4 {
+        hosts.insert(ip(&format!("198.18.0.{h}")), FakeHost { open: ports(&[22, 3000]), filtered: ports(&[9]), ..Default::default() });
+    }
+    let scan: Vec<u16> = (1..=5000).collect();
+    let (out, net) = run_ports_with(hosts, &["198.18.0.2", "198.18.0.3", "198.18.0.4"], &scan, FAST, 3);
+    let t = &out.table;
+    for h in 0..3 {
+        let open: Vec<u16> = (0..scan.len()).filter(|&s| t.state(h, s) == SlotState::Open).map(|s| scan[s]).collect();
+        assert_eq!(open, vec![22, 3000]);
+        assert_eq!(t.state(h, 8), SlotState::Pending, "port 9 filtered");
+    }
+    // 3 hosts × 5000 ports once, plus two retransmissions of the one filtered port per host.
+    assert_eq!(net.sent().len(), 3 * 5000 + 3 * 2);
+    assert_eq!(out.probes_sent, 3 * 5000 + 3 * 2);
 }
