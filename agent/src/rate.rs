@@ -74,7 +74,11 @@ impl Limiter {
     }
 
     /// Takes one per-host cell for `host` if available now; otherwise says how long to wait.
+    /// When the per-host cap is not below the total cap it can never bind, and is not consulted.
     pub fn try_host(&self, host: IpAddr, slowed: bool) -> Result<(), Duration> {
+        if !slowed && self.caps.per_host >= self.caps.total {
+            return Ok(());
+        }
         let limiter = if slowed { &self.slowed } else { &self.per_host };
         limiter.check_key(&host).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }

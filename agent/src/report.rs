@@ -167,18 +167,25 @@ pub struct WriteError {
 }
 
 impl Report {
-    /// Writes `dir/report.json` atomically; returns its path.
+    /// Writes `dir/report.json` atomically; returns its path. On failure (a full disk, say) the
+    /// previous report stays in place and no temporary file is left behind.
     pub fn write(&self, dir: &Path) -> Result<PathBuf, WriteError> {
         let path = dir.join("report.json");
         let err = |source| WriteError { path: path.clone(), source };
         std::fs::create_dir_all(dir).map_err(err)?;
         let tmp = dir.join(".report.json.tmp");
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
-        let mut f = std::fs::File::create(&tmp).map_err(err)?;
-        f.write_all(&bytes).map_err(err)?;
-        f.write_all(b"\n").map_err(err)?;
-        f.sync_all().map_err(err)?;
-        std::fs::rename(&tmp, &path).map_err(err)?;
+        let written = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.write_all(b"\n")?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(err(e));
+        }
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }

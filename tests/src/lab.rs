@@ -278,6 +278,18 @@ impl Lab {
             "mcast_snooping", "0",
         ])?;
         self.ip(&["-n", &br, "link", "set", "br0", "up"])?;
+        // Like a real switch, the bridge does not pass frames through iptables. These settings exist
+        // only where the br_netfilter module is loaded (Docker loads it); where absent, nothing to do.
+        if Path::new("/proc/sys/net/bridge").exists() {
+            self.sysctl(
+                &br,
+                &[
+                    "net.bridge.bridge-nf-call-iptables=0",
+                    "net.bridge.bridge-nf-call-ip6tables=0",
+                    "net.bridge.bridge-nf-call-arptables=0",
+                ],
+            )?;
+        }
 
         for h in self.addr.hosts() {
             let ns = self.netns(h.name);

@@ -95,8 +95,15 @@ impl<T: PacketIo> PacketIo for ScopedIo<T> {
     }
 }
 
-/// Whether this process may open raw sockets (root, or CAP_NET_RAW as under systemd).
+/// Whether this process may open raw sockets (root, or CAP_NET_RAW as under systemd): the
+/// capability is in the effective set *and* the kernel actually hands out a raw socket (a container
+/// or seccomp profile may still refuse).
 pub fn has_raw_privileges() -> bool {
+    has_cap_net_raw()
+        && socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::RAW, Some(socket2::Protocol::ICMPV4)).is_ok()
+}
+
+fn has_cap_net_raw() -> bool {
     const CAP_NET_RAW: u32 = 13;
     let effective = std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -55,7 +55,6 @@ pub struct RawNet {
     /// ARP ports; emptied by [`RawNet::close_arp`] once discovery is done.
     arp: std::sync::RwLock<Vec<ArpPort>>,
     arp_stop: CancellationToken,
-    sources: Mutex<HashMap<IpAddr, IpAddr>>,
 }
 
 impl std::fmt::Debug for RawNet {
@@ -115,7 +114,7 @@ impl RawNet {
         }
         let arp_stop = stop.child_token();
         let arp = std::sync::RwLock::new(open_arp_ports(scope, &tx, &arp_stop)?);
-        let net = RawNet { send4, tcp6, icmp4, icmp6, arp, arp_stop, sources: Mutex::new(HashMap::new()) };
+        let net = RawNet { send4, tcp6, icmp4, icmp6, arp, arp_stop };
         Ok((Arc::new(net), rx))
     }
 
@@ -137,17 +136,23 @@ impl RawNet {
         &self.send4[slot]
     }
 
+    /// The source address towards `dst`, from a per-thread cache (senders never wait on each
+    /// other for it), bounded so that discovery of a large scope does not grow it without end.
     fn source_for(&self, dst: IpAddr) -> Result<IpAddr, NetError> {
-        if let Some(src) = self.sources.lock().ok().and_then(|m| m.get(&dst).copied()) {
+        thread_local! {
+            static SOURCES: std::cell::RefCell<HashMap<IpAddr, IpAddr>> = std::cell::RefCell::new(HashMap::new());
+        }
+        if let Some(src) = SOURCES.with(|m| m.borrow().get(&dst).copied()) {
             return Ok(src);
         }
         let src = super::source_address_for(dst)?;
-        if let Ok(mut m) = self.sources.lock() {
+        SOURCES.with(|m| {
+            let mut m = m.borrow_mut();
             if m.len() > 4096 {
-                m.clear(); // bounded: discovery of a large scope must not grow this forever
+                m.clear();
             }
             m.insert(dst, src);
-        }
+        });
         Ok(src)
     }
 

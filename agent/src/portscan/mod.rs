@@ -13,7 +13,7 @@ pub mod udp;
 use serde::{Deserialize, Serialize};
 
 /// State of one port, as nmap names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PortState {
     /// Something accepts connections / answered.

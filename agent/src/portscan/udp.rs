@@ -63,11 +63,7 @@ pub async fn scan(
     progress.phase("udp", (hosts.len() * ports.len()) as u64);
     for &port in ports {
         for &host in hosts.iter().filter(|h| scope.contains(**h)) {
-            let payload = if scope.is_fragile(host) || is_printer_port(port) {
-                Vec::new()
-            } else {
-                udp_payloads::udp_payload(port).map(|p| p.to_vec()).unwrap_or_default()
-            };
+            let payload = payload_for(scope, host, port);
             let limiter = limiter.clone();
             let progress = progress.clone();
             let stop = stop.clone();
@@ -94,6 +90,15 @@ pub async fn scan(
     }
     out.results.sort_by_key(|r| (r.host, r.port));
     out
+}
+
+/// What to send to `host:port`: the protocol payload, or nothing at all for fragile hosts and printer
+/// ports (an empty datagram can only show closed or open|filtered, and never upsets a device).
+pub fn payload_for(scope: &Scope, host: IpAddr, port: u16) -> Vec<u8> {
+    if scope.is_fragile(host) || is_printer_port(port) {
+        return Vec::new();
+    }
+    udp_payloads::udp_payload(port).map(|p| p.to_vec()).unwrap_or_default()
 }
 
 async fn probe(
@@ -140,4 +145,44 @@ async fn probe(
         }
     }
     (result(PortState::OpenFiltered, false), sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate::RateCaps;
+
+    #[test]
+    fn fragile_hosts_and_printer_ports_never_get_a_payload() {
+        let scope = Scope::new(&["198.18.0.0/24".into()], &[], &["198.18.0.9".into()]).expect("scope");
+        let normal: IpAddr = "198.18.0.8".parse().expect("ip");
+        let fragile: IpAddr = "198.18.0.9".parse().expect("ip");
+        assert!(!payload_for(&scope, normal, 161).is_empty(), "SNMP gets its GetRequest");
+        assert!(payload_for(&scope, fragile, 161).is_empty(), "a fragile host gets no payload");
+        assert!(payload_for(&scope, normal, 9100).is_empty(), "a printer port gets no payload");
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_open_an_unreachable_is_closed() {
+        let server = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let open = server.local_addr().expect("addr").port();
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let echo = tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            if let Ok((n, from)) = server.recv_from(&mut buf).await {
+                let _ = server.send_to(&buf[..n.max(1)], from).await;
+            }
+        });
+        let scope = Scope::new(&["127.0.0.1".into()], &[], &[]).expect("scope");
+        let limiter = Arc::new(Limiter::new(RateCaps { total: 1000, per_host: 1000 }));
+        let progress = Arc::new(Progress::default());
+        let host: IpAddr = "127.0.0.1".parse().expect("ip");
+        let out = scan(&[host], &[open, closed], &scope, &limiter, &progress, Duration::from_millis(500), &CancellationToken::new()).await;
+        echo.abort();
+        let states: Vec<(u16, PortState)> = out.results.iter().map(|r| (r.port, r.state)).collect();
+        let mut expected = vec![(open, PortState::Open), (closed, PortState::Closed)];
+        expected.sort();
+        assert_eq!(states, expected);
+        assert!(out.complete);
+    }
 }

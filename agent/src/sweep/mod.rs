@@ -273,7 +273,7 @@ impl Sender<'_> {
                 active.push_back((h, cursor + step));
             }
             since_shrink += 1;
-            if since_shrink >= 65536 {
+            if since_shrink >= 4096 {
                 self.limiter.shrink();
                 since_shrink = 0;
             }
