@@ -235,8 +235,8 @@ fn check(lines: &[&[u8]], seal: Option<(u64, String)>) -> Result<AuditSummary, A
     let (mut first_ts, mut last_ts) = (None, None);
     for (i, line) in lines.iter().enumerate() {
         let n = i as u64 + 1;
-        let v: serde_json::Value = serde_json::from_slice(line)
-            .map_err(|_| broken(n, "geen geldige JSON", "not valid JSON"))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(line).map_err(|_| broken(n, "geen geldige JSON", "not valid JSON"))?;
         let seq = v.get("seq").and_then(serde_json::Value::as_u64);
         if seq != Some(n) {
             let found = seq.map_or_else(|| "none".to_string(), |s| s.to_string());
@@ -262,9 +262,17 @@ fn check(lines: &[&[u8]], seal: Option<(u64, String)>) -> Result<AuditSummary, A
                 None => seal.as_ref().is_some_and(|(s, h)| *s == n && *h == hashes[i]),
             };
             return Err(if vouched && n > 1 {
-                broken(n - 1, "regel gewijzigd (hash past niet meer bij prev van de volgende)", "line changed (hash no longer matches the next line's prev)")
+                broken(
+                    n - 1,
+                    "regel gewijzigd (hash past niet meer bij prev van de volgende)",
+                    "line changed (hash no longer matches the next line's prev)",
+                )
             } else {
-                broken(n, "prev past niet bij de vorige regel; regel gewijzigd", "prev does not match the previous line; line changed")
+                broken(
+                    n,
+                    "prev past niet bij de vorige regel; regel gewijzigd",
+                    "prev does not match the previous line; line changed",
+                )
             });
         }
         first_ts = first_ts.or(Some(ts.with_timezone(&Utc)));
@@ -276,16 +284,26 @@ fn check(lines: &[&[u8]], seal: Option<(u64, String)>) -> Result<AuditSummary, A
         None => false,
         Some((s, h)) if s == count => {
             if h != last_hash {
-                return Err(broken(count, "regel gewijzigd na het schrijven (zegel past niet)", "line changed after it was written (seal mismatch)"));
+                return Err(broken(
+                    count,
+                    "regel gewijzigd na het schrijven (zegel past niet)",
+                    "line changed after it was written (seal mismatch)",
+                ));
             }
             true
         }
         Some((s, _)) if s > count => {
-            return Err(broken(count + 1, &format!("regel(s) verwijderd: het zegel telt {s} regels"), &format!("line(s) deleted: the seal counts {s} lines")))
+            return Err(broken(
+                count + 1,
+                &format!("regel(s) verwijderd: het zegel telt {s} regels"),
+                &format!("line(s) deleted: the seal counts {s} lines"),
+            ))
         }
         // One line behind: a crash between the append and the seal.
         Some((s, h)) if s.checked_add(1) == Some(count) && s >= 1 && hashes.get(s as usize - 1) == Some(&h) => false,
-        Some((s, _)) => return Err(broken(s.max(1), "zegel past niet bij deze regel", "seal does not match this line")),
+        Some((s, _)) => {
+            return Err(broken(s.max(1), "zegel past niet bij deze regel", "seal does not match this line"))
+        }
     };
     Ok(AuditSummary { lines: count, first_ts, last_ts, last_hash, sealed })
 }
@@ -357,9 +375,17 @@ impl AuditLog {
         let (lines, torn) = split(&data);
         let seal = read_seal(path, lines.len() as u64)?;
         let summary = check(&lines, seal)?;
-        let repaired = if torn.is_empty() { None } else { Some(Self::cut_torn(path, &file, torn, data.len() - torn.len())?) };
+        let repaired =
+            if torn.is_empty() { None } else { Some(Self::cut_torn(path, &file, torn, data.len() - torn.len())?) };
         let len = (data.len() - torn.len()) as u64;
-        let mut log = AuditLog { path: path.to_path_buf(), file, host: hostname(), seq: summary.lines, prev: summary.last_hash, len };
+        let mut log = AuditLog {
+            path: path.to_path_buf(),
+            file,
+            host: hostname(),
+            seq: summary.lines,
+            prev: summary.last_hash,
+            len,
+        };
         if !summary.sealed && log.seq > 0 {
             log.write_seal()?;
         }
@@ -408,12 +434,16 @@ impl AuditLog {
             event: &event,
             prev: &self.prev,
         };
-        let mut buf = serde_json::to_vec(&line).map_err(|e| AuditError::Io { path: self.path.clone(), source: e.into() })?;
+        let mut buf =
+            serde_json::to_vec(&line).map_err(|e| AuditError::Io { path: self.path.clone(), source: e.into() })?;
         let hash = sha_hex(&buf);
         buf.push(b'\n');
         let n = self.file.write(&buf).map_err(io(&self.path))?;
         if n != buf.len() {
-            let e = std::io::Error::new(std::io::ErrorKind::WriteZero, "short write; the torn line is repaired on the next open");
+            let e = std::io::Error::new(
+                std::io::ErrorKind::WriteZero,
+                "short write; the torn line is repaired on the next open",
+            );
             return Err(AuditError::Io { path: self.path.clone(), source: e });
         }
         self.file.sync_data().map_err(io(&self.path))?;
@@ -432,7 +462,11 @@ impl AuditLog {
         }
         let last = lines.last().copied().unwrap_or_default();
         let seq = serde_json::from_slice::<serde_json::Value>(last).ok().and_then(|v| v.get("seq")?.as_u64());
-        self.seq = if lines.is_empty() { 0 } else { seq.ok_or_else(|| broken(lines.len() as u64, "geen geldige JSON", "not valid JSON"))? };
+        self.seq = if lines.is_empty() {
+            0
+        } else {
+            seq.ok_or_else(|| broken(lines.len() as u64, "geen geldige JSON", "not valid JSON"))?
+        };
         self.prev = if lines.is_empty() { ZERO.to_string() } else { sha_hex(last) };
         self.len = data.len() as u64;
         Ok(())
@@ -559,7 +593,10 @@ mod tests {
         assert_eq!(verify(&path).expect("verify").lines, 5);
         let text = fs::read_to_string(&path).expect("read");
         let first = text.lines().next().expect("line");
-        assert!(first.starts_with("{\"seq\":1,\"ts\":\"") && first.ends_with(&format!(",\"prev\":\"{ZERO}\"}}")), "{first}");
+        assert!(
+            first.starts_with("{\"seq\":1,\"ts\":\"") && first.ends_with(&format!(",\"prev\":\"{ZERO}\"}}")),
+            "{first}"
+        );
         assert!(first.contains(",\"event\":\"scan_started\",") && text.contains("\"summary_seq\":3"));
         let back: AuditEvent = serde_json::from_str(text.lines().nth(3).expect("line")).expect("event");
         assert_eq!(back, AuditEvent::SummarySent { seq: 3, agent: "a1".into() });
@@ -625,7 +662,11 @@ mod tests {
         let last = fs::read_to_string(&path).expect("read").lines().last().map(str::to_string).unwrap_or_default();
         assert!(last.contains("\"event\":\"torn_tail_removed\"") && last.contains("\"bytes\":19"), "{last}");
         let dir = path.parent().expect("dir");
-        let copies: Vec<_> = fs::read_dir(dir).expect("dir").filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().contains(".torn-")).collect();
+        let copies: Vec<_> = fs::read_dir(dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains(".torn-"))
+            .collect();
         assert_eq!(copies.len(), 1);
         assert_eq!(fs::read(copies[0].path()).expect("copy"), b"{\"seq\":4,\"ts\":\"2026");
         log.append(event(1)).expect("append");
@@ -661,10 +702,21 @@ mod tests {
     fn default_path_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let none = dir.path().join("missing");
-        let env = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.into());
-        assert_eq!(default_path_from(env(&[("WIJKAGENT_AUDIT_LOG", "/x/a.log")]), dir.path()), PathBuf::from("/x/a.log"));
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.into())
+        };
+        assert_eq!(
+            default_path_from(env(&[("WIJKAGENT_AUDIT_LOG", "/x/a.log")]), dir.path()),
+            PathBuf::from("/x/a.log")
+        );
         assert_eq!(default_path_from(env(&[]), dir.path()), dir.path().join("audit.log"));
-        assert_eq!(default_path_from(env(&[("XDG_STATE_HOME", "/st"), ("HOME", "/h")]), &none), PathBuf::from("/st/wijkagent/audit.log"));
-        assert_eq!(default_path_from(env(&[("HOME", "/h")]), &none), PathBuf::from("/h/.local/state/wijkagent/audit.log"));
+        assert_eq!(
+            default_path_from(env(&[("XDG_STATE_HOME", "/st"), ("HOME", "/h")]), &none),
+            PathBuf::from("/st/wijkagent/audit.log")
+        );
+        assert_eq!(
+            default_path_from(env(&[("HOME", "/h")]), &none),
+            PathBuf::from("/h/.local/state/wijkagent/audit.log")
+        );
     }
 }

@@ -91,12 +91,15 @@ pub fn discover_raw(
             address: t.hosts[h],
             mac: t.mac(h),
             discovered_by: (0..t.slots.len())
-                .filter(|&s| t.state(h, s) == SlotState::Answered || matches!(t.state(h, s), SlotState::Open | SlotState::Closed))
+                .filter(|&s| {
+                    t.state(h, s) == SlotState::Answered || matches!(t.state(h, s), SlotState::Open | SlotState::Closed)
+                })
                 .map(|s| t.slots[s].label())
                 .collect(),
         })
         .collect();
-    let d = Discovery { hosts, probes_sent: out.probes_sent, retransmissions: out.retransmissions, complete: out.complete };
+    let d =
+        Discovery { hosts, probes_sent: out.probes_sent, retransmissions: out.retransmissions, complete: out.complete };
     (d, out.replies)
 }
 

@@ -131,38 +131,29 @@ fn phase_name(phase: &str, lang: Lang) -> &'static str {
 
 fn line(s: &Snapshot, lang: Lang) -> String {
     let pct = if s.planned > 0 { 100.0 * s.done as f64 / s.planned as f64 } else { 0.0 };
-    match lang {
-        Lang::Nl => format!(
-            "[{:>6.1}s] {}: {}/{} ({pct:.0}%), {} pakketten, {} hosts actief, {} open poorten",
-            s.elapsed_s,
-            phase_name(s.phase, lang),
-            s.done,
-            s.planned,
-            s.probes_sent,
-            s.hosts_up,
-            s.open_ports
-        ),
-        Lang::En => format!(
-            "[{:>6.1}s] {}: {}/{} ({pct:.0}%), {} packets, {} hosts up, {} open ports",
-            s.elapsed_s,
-            phase_name(s.phase, lang),
-            s.done,
-            s.planned,
-            s.probes_sent,
-            s.hosts_up,
-            s.open_ports
-        ),
-    }
+    let (packets, up, open) = match lang {
+        Lang::Nl => ("pakketten", "hosts actief", "open poorten"),
+        Lang::En => ("packets", "hosts up", "open ports"),
+    };
+    format!(
+        "[{:>6.1}s] {}: {}/{} ({pct:.0}%), {} {packets}, {} {up}, {} {open}",
+        s.elapsed_s,
+        phase_name(s.phase, lang),
+        s.done,
+        s.planned,
+        s.probes_sent,
+        s.hosts_up,
+        s.open_ports
+    )
 }
 
 /// Shows progress until `stop` is cancelled.
 pub async fn report(progress: Arc<Progress>, style: ProgressStyle, lang: Lang, stop: CancellationToken) {
     match style {
         ProgressStyle::None => stop.cancelled().await,
-        ProgressStyle::Json => every(progress, Duration::from_secs(10), stop, |s| {
-            serde_json::to_string(&s).unwrap_or_default()
-        })
-        .await,
+        ProgressStyle::Json => {
+            every(progress, Duration::from_secs(10), stop, |s| serde_json::to_string(&s).unwrap_or_default()).await
+        }
         ProgressStyle::Auto if std::io::stderr().is_terminal() => bar(progress, lang, stop).await,
         ProgressStyle::Auto => every(progress, Duration::from_secs(10), stop, move |s| line(&s, lang)).await,
     }

@@ -41,11 +41,13 @@ fn self_scan_finds_a_listening_port_and_not_a_closed_one() {
         .iter()
         .find(|h| h["address"] == "127.0.0.1")
         .expect("127.0.0.1 is up");
-    let ports: Vec<u64> = host["services"].as_array().expect("services").iter().map(|s| s["port"].as_u64().expect("port")).collect();
+    let ports: Vec<u64> =
+        host["services"].as_array().expect("services").iter().map(|s| s["port"].as_u64().expect("port")).collect();
     assert_eq!(ports, vec![u64::from(open)]);
     assert_eq!(host["tcp_ports"]["closed"], 1);
     assert!(report["stats"]["probes_sent"].as_u64().expect("probes") >= 2);
-    let verify = wijkagent().args(["audit", "verify", "--log"]).arg(dir.path().join("audit.log")).output().expect("verify");
+    let verify =
+        wijkagent().args(["audit", "verify", "--log"]).arg(dir.path().join("audit.log")).output().expect("verify");
     assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stderr));
     drop(listener);
 }
@@ -53,11 +55,8 @@ fn self_scan_finds_a_listening_port_and_not_a_closed_one() {
 #[test]
 fn self_scan_cannot_be_combined_with_a_scope() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = wijkagent()
-        .args(["scan", "--self", "--scope", "scope.toml", "--out"])
-        .arg(dir.path())
-        .output()
-        .expect("run");
+    let out =
+        wijkagent().args(["scan", "--self", "--scope", "scope.toml", "--out"]).arg(dir.path()).output().expect("run");
     assert_eq!(out.status.code(), Some(2), "a usage error, not a scan");
     assert!(!dir.path().join("report.json").exists());
 }

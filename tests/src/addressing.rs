@@ -203,10 +203,7 @@ impl Addressing {
 
     /// The hosts the consent allows and that are alive (every host but the scanner and `outside`).
     pub fn live_targets(&self) -> Vec<LabHost> {
-        self.hosts()
-            .into_iter()
-            .filter(|h| h.name != host::SCANNER && h.name != host::OUTSIDE)
-            .collect()
+        self.hosts().into_iter().filter(|h| h.name != host::SCANNER && h.name != host::OUTSIDE).collect()
     }
 
     /// Addresses inside the scope that nobody owns.

@@ -271,9 +271,11 @@ mod tests {
         assert!(consent["valid_from"].is_datetime());
         assert!(consent["valid_until"].is_datetime());
         let scope = doc["scope"].as_table().expect("[scope]");
-        let include: Vec<&str> = scope["include"].as_array().expect("include").iter().filter_map(|v| v.as_str()).collect();
+        let include: Vec<&str> =
+            scope["include"].as_array().expect("include").iter().filter_map(|v| v.as_str()).collect();
         assert_eq!(include, ["198.18.9.0/24", "2001:2:0:9::11"]);
-        let exclude: Vec<&str> = scope["exclude"].as_array().expect("exclude").iter().filter_map(|v| v.as_str()).collect();
+        let exclude: Vec<&str> =
+            scope["exclude"].as_array().expect("exclude").iter().filter_map(|v| v.as_str()).collect();
         assert_eq!(exclude, ["198.18.9.50", "198.18.9.51"]);
         assert_eq!(scope["max_rate"].as_integer(), Some(500));
         assert_eq!(scope["ot_identification"].as_bool(), Some(false));

@@ -80,9 +80,7 @@ pub(crate) fn plan(lab_dir: &Path, addr: &Addressing) -> Result<Vec<DaemonPlan>>
     ensure_privsep_dir()?;
     let key = dir.join("ssh_host_ed25519_key");
     run_checked(
-        Command::new(program("ssh-keygen")?)
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "wijk-lab", "-f"])
-            .arg(&key),
+        Command::new(program("ssh-keygen")?).args(["-q", "-t", "ed25519", "-N", "", "-C", "wijk-lab", "-f"]).arg(&key),
     )?;
     let conf = render(&dir, "sshd_config", include_str!("../lab/sshd_config"))?;
     plans.push(DaemonPlan {
@@ -106,7 +104,14 @@ pub(crate) fn plan(lab_dir: &Path, addr: &Addressing) -> Result<Vec<DaemonPlan>>
         host: host::WEB,
         name: "nginx",
         program: program("nginx")?,
-        args: vec!["-e".into(), "stderr".into(), "-p".into(), format!("{}/", dir.display()), "-c".into(), path_str(&conf)],
+        args: vec![
+            "-e".into(),
+            "stderr".into(),
+            "-p".into(),
+            format!("{}/", dir.display()),
+            "-c".into(),
+            path_str(&conf),
+        ],
         env: vec![],
         listens: vec![v4(Port::tcp(80)), v6(Port::tcp(80))],
         dir,
@@ -135,8 +140,21 @@ pub(crate) fn plan(lab_dir: &Path, addr: &Addressing) -> Result<Vec<DaemonPlan>>
         name: "redis-server",
         program: program("redis-server")?,
         args: [
-            "--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--logfile", "", "--dir",
+            "--port",
+            "6379",
+            "--bind",
+            "0.0.0.0",
+            "--protected-mode",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--logfile",
+            "",
+            "--dir",
         ]
         .iter()
         .map(|s| s.to_string())

@@ -117,10 +117,8 @@ impl Lab {
         let pid = std::process::id();
         let name = format!("{name_prefix}-{pid}-{n}");
         let subnet = 1 + ((pid.wrapping_add(n)) % 250) as u8;
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{name}."))
-            .tempdir()
-            .context("creating the lab directory")?;
+        let dir =
+            tempfile::Builder::new().prefix(&format!("{name}.")).tempdir().context("creating the lab directory")?;
         let dir_path = dir.path().to_path_buf();
         std::fs::set_permissions(&dir_path, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
 
@@ -214,7 +212,8 @@ impl Lab {
     pub fn check_isolated(&self, name: &str) -> Result<()> {
         let ns = self.netns(name);
         for family in ["-4", "-6"] {
-            let routes = run_checked(Command::new(&self.ip).args(["-n", &ns, family, "route", "show", "table", "all"]))?;
+            let routes =
+                run_checked(Command::new(&self.ip).args(["-n", &ns, family, "route", "show", "table", "all"]))?;
             for line in routes.lines() {
                 let is_local_table = line.starts_with("local ") || line.contains(" table local");
                 if !is_local_table && (line.starts_with("default") || line.contains(" via ")) {
@@ -274,8 +273,19 @@ impl Lab {
         // The bridge namespace only switches frames; it has no addresses of its own.
         self.sysctl(&br, &["net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])?;
         self.ip(&[
-            "-n", &br, "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0",
-            "mcast_snooping", "0",
+            "-n",
+            &br,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+            "mcast_snooping",
+            "0",
         ])?;
         self.ip(&["-n", &br, "link", "set", "br0", "up"])?;
         // Like a real switch, the bridge does not pass frames through iptables. These settings exist
@@ -418,7 +428,12 @@ impl Drop for Lab {
             if let Some(dir) = self.dir.take() {
                 let kept = dir.keep();
                 use std::io::Write;
-                let _ = writeln!(std::io::stderr(), "wijk-lab: lab {} failed; its directory is kept at {}", self.name, kept.display());
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "wijk-lab: lab {} failed; its directory is kept at {}",
+                    self.name,
+                    kept.display()
+                );
             }
         }
     }

@@ -92,10 +92,7 @@ pub fn run_interrupted(cmd: &mut Command, after: Duration, limit: Duration) -> R
 fn run_inner(cmd: &mut Command, limit: Duration, interrupt_after: Option<Duration>) -> Result<Finished> {
     let mut out = tempfile::tempfile().context("temporary file for stdout")?;
     let mut err = tempfile::tempfile().context("temporary file for stderr")?;
-    cmd.stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(err.try_clone()?)
-        .process_group(0);
+    cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(err.try_clone()?).process_group(0);
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("spawning {}", show(cmd)))?;
     let pgid = child.id();

@@ -69,8 +69,9 @@ fn audit_verify_accepts_the_chain_and_names_an_edited_line() {
     assert_eq!(f.code(), Some(0), "scan --self: {}", f.describe());
 
     // A refused scan is audited too (unsigned scope of a lab range).
-    let scope = consent_fixture::write_unsigned(&w.path().join("consent"), &ConsentSpec::for_lab(&Addressing::new(201)))
-        .expect("scope");
+    let scope =
+        consent_fixture::write_unsigned(&w.path().join("consent"), &ConsentSpec::for_lab(&Addressing::new(201)))
+            .expect("scope");
     let keys = consent_fixture::keygen(&w.path().join("keys")).expect("keygen");
     let mut args: Vec<std::ffi::OsString> = ["scan", "--scope"].map(Into::into).into();
     args.extend([scope.into_os_string(), "--trust".into(), keys.public_key.into_os_string(), "--out".into()]);

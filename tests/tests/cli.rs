@@ -44,7 +44,8 @@ fn init_prints_a_commented_template_in_the_design_shape() {
     let f = run(&mut agent::command(["consent", "init"]));
     assert_eq!(f.code(), Some(0), "consent init: {}", f.describe());
     assert!(f.stdout.lines().any(|l| l.trim_start().starts_with('#')), "the template has no comments");
-    let doc: toml::Table = toml::from_str(&f.stdout).unwrap_or_else(|e| panic!("template is not TOML: {e}\n{}", f.stdout));
+    let doc: toml::Table =
+        toml::from_str(&f.stdout).unwrap_or_else(|e| panic!("template is not TOML: {e}\n{}", f.stdout));
     let consent = doc.get("consent").and_then(|v| v.as_table()).expect("[consent]");
     for key in ["organisation", "authorised_by", "role", "contact", "purpose", "valid_from", "valid_until"] {
         assert!(consent.contains_key(key), "[consent] lacks {key}");
@@ -64,7 +65,8 @@ fn init_prints_a_commented_template_in_the_design_shape() {
 fn verify_accepts_a_signed_scope_and_refuses_a_changed_one() {
     bin_or_panic();
     let w = tempfile::tempdir().expect("temp dir");
-    let c = consent_fixture::write_signed(w.path(), &ConsentSpec::for_lab(&Addressing::new(202))).expect("signed consent");
+    let c =
+        consent_fixture::write_signed(w.path(), &ConsentSpec::for_lab(&Addressing::new(202))).expect("signed consent");
     let verify = |trust: &std::path::Path| {
         let mut cmd = agent::command(["consent", "verify"]);
         cmd.arg(&c.scope).arg("--trust").arg(trust);
@@ -97,7 +99,11 @@ fn self_scan_cannot_be_given_a_scope() {
     args.extend([scope.into_os_string(), "--out".into(), out.clone().into_os_string()]);
     let f = run(&mut agent::isolated(&args));
     assert_eq!(f.code(), Some(2), "`scan --self --scope` must be a usage error (exit 2): {}", f.describe());
-    assert!(f.stderr.contains("--scope") || f.stderr.contains("--self"), "the usage error should name the flag: {}", f.describe());
+    assert!(
+        f.stderr.contains("--scope") || f.stderr.contains("--self"),
+        "the usage error should name the flag: {}",
+        f.describe()
+    );
     assert!(!out.join("report.json").exists(), "a usage error wrote a report");
 }
 
@@ -109,7 +115,8 @@ fn self_scan_reports_loopback_only() {
     bin_or_panic();
     let w = tempfile::tempdir().expect("temp dir");
     let out = w.path().join("out");
-    let mut args: Vec<std::ffi::OsString> = ["scan", "--self", "--connect", "--ports", "22,80", "--out"].map(Into::into).into();
+    let mut args: Vec<std::ffi::OsString> =
+        ["scan", "--self", "--connect", "--ports", "22,80", "--out"].map(Into::into).into();
     args.extend([out.clone().into_os_string(), "--audit-log".into(), w.path().join("audit.log").into_os_string()]);
     let f = run(&mut agent::isolated(&args));
     assert_eq!(f.code(), Some(0), "scan --self: {}", f.describe());

@@ -95,8 +95,14 @@ impl Setup {
         cmd.arg(self.audit());
         let f = run_bounded(&mut cmd, Duration::from_secs(30)).expect("spawn");
         assert_eq!(f.code(), Some(0), "audit verify after a scan: {}", f.describe());
-        assert!(count_events(&self.audit(), "scan_started").expect("audit log") >= 1, "no scan_started in the audit log");
-        assert!(count_events(&self.audit(), "scan_finished").expect("audit log") >= 1, "no scan_finished in the audit log");
+        assert!(
+            count_events(&self.audit(), "scan_started").expect("audit log") >= 1,
+            "no scan_started in the audit log"
+        );
+        assert!(
+            count_events(&self.audit(), "scan_finished").expect("audit log") >= 1,
+            "no scan_finished in the audit log"
+        );
     }
 }
 
@@ -134,13 +140,8 @@ fn assert_whole_lab_report(s: &Setup, report: &Report, privileged: bool) {
     assert_eq!(got, want, "open ports per host (left: report, right: the lab)");
 
     let outside = lab.host(host::OUTSIDE);
-    let absent: Vec<IpAddr> = lab
-        .addressing()
-        .dead_addresses()
-        .into_iter()
-        .map(IpAddr::V4)
-        .chain(outside.addresses())
-        .collect();
+    let absent: Vec<IpAddr> =
+        lab.addressing().dead_addresses().into_iter().map(IpAddr::V4).chain(outside.addresses()).collect();
     for a in absent {
         assert!(report.host(a).is_none(), "{a} (dead or excluded) is in the report");
     }
@@ -151,7 +152,9 @@ fn assert_whole_lab_report(s: &Setup, report: &Report, privileged: bool) {
         let Some(h) = report.host(IpAddr::V4(lh.ipv4)) else { continue };
         match (&h.mac, privileged) {
             (Some(mac), _) => assert_eq!(mac.to_ascii_lowercase(), lh.mac, "MAC of {}", lh.name),
-            (None, true) => panic!("a privileged scan on the same link must report the MAC of {} ({})", lh.name, lh.ipv4),
+            (None, true) => {
+                panic!("a privileged scan on the same link must report the MAC of {} ({})", lh.name, lh.ipv4)
+            }
             (None, false) => {}
         }
     }
@@ -242,4 +245,3 @@ fn assert_no_report_outside_scope(lab: &Lab, report: &Report) {
         assert!(allowed.contains(&a), "{a} is reported but is not a live in-scope lab host");
     }
 }
-

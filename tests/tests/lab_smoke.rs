@@ -51,7 +51,11 @@ fn lab_comes_up_answers_and_tears_down_cleanly() {
     // The web host serves HTTP on IPv6 as well (bash's /dev/tcp, bounded).
     let web6 = lab.host(host::WEB).ipv6.expect("web has IPv6");
     let f = run(
-        &mut lab.scanner_exec(["bash", "-c", &format!("exec 3<>/dev/tcp/{web6}/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3")]),
+        &mut lab.scanner_exec([
+            "bash",
+            "-c",
+            &format!("exec 3<>/dev/tcp/{web6}/80 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3"),
+        ]),
         10,
     );
     assert!(f.success() && f.stdout.contains("wijk-lab web"), "HTTP over IPv6: {}", f.describe());
@@ -100,7 +104,9 @@ fn nmap_open(out: &str) -> BTreeMap<IpAddr, BTreeSet<Port>> {
         let set = m.entry(addr).or_default();
         for p in ports.split(", ") {
             let f: Vec<&str> = p.split('/').collect();
-            if let (Some(n), Some(&"open"), Some(proto)) = (f.first().and_then(|n| n.parse().ok()), f.get(1), f.get(2).and_then(|p| Proto::parse(p))) {
+            if let (Some(n), Some(&"open"), Some(proto)) =
+                (f.first().and_then(|n| n.parse().ok()), f.get(1), f.get(2).and_then(|p| Proto::parse(p)))
+            {
                 set.insert(Port { proto, number: n });
             }
         }
@@ -119,8 +125,23 @@ fn nmap_sees_exactly_the_planned_ports_and_nothing_reaches_outside() {
     let net = addr.ipv4_net();
     let f = run(
         &mut lab.scanner_exec([
-            "nmap", "-n", "-sS", "-sU", "-p", "T:21,22,53,80,6379,8080,U:53,123,161", "--max-retries", "2",
-            "--host-timeout", "60s", "--max-rate", "1000", "--exclude", &excluded, "-oG", "-", &net,
+            "nmap",
+            "-n",
+            "-sS",
+            "-sU",
+            "-p",
+            "T:21,22,53,80,6379,8080,U:53,123,161",
+            "--max-retries",
+            "2",
+            "--host-timeout",
+            "60s",
+            "--max-rate",
+            "1000",
+            "--exclude",
+            &excluded,
+            "-oG",
+            "-",
+            &net,
         ]),
         180,
     );
@@ -139,7 +160,19 @@ fn nmap_sees_exactly_the_planned_ports_and_nothing_reaches_outside() {
     assert_eq!(seen_without_scanner, expected, "nmap output:\n{}", f.stdout);
 
     let f6 = run(
-        &mut lab.scanner_exec(["nmap", "-6", "-n", "-sS", "-p", "80,22", "--max-retries", "2", "-oG", "-", &lab.host(host::WEB).ipv6.expect("v6").to_string()]),
+        &mut lab.scanner_exec([
+            "nmap",
+            "-6",
+            "-n",
+            "-sS",
+            "-p",
+            "80,22",
+            "--max-retries",
+            "2",
+            "-oG",
+            "-",
+            &lab.host(host::WEB).ipv6.expect("v6").to_string(),
+        ]),
         60,
     );
     assert!(f6.success(), "nmap -6: {}", f6.describe());

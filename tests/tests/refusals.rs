@@ -153,7 +153,11 @@ fn signature_by_an_untrusted_key_is_refused() {
     let Some(w) = work("signature_by_an_untrusted_key_is_refused") else { return };
     let c = signed(w.path(), &spec());
     let other = consent_fixture::keygen(&w.path().join("other-keys")).expect("second keypair");
-    assert_ne!(std::fs::read(&other.public_key).ok(), std::fs::read(&c.keys.public_key).ok(), "keygen made the same key twice");
+    assert_ne!(
+        std::fs::read(&other.public_key).ok(),
+        std::fs::read(&c.keys.public_key).ok(),
+        "keygen made the same key twice"
+    );
     assert_refused(
         w.path(),
         &c.scope,
@@ -185,13 +189,7 @@ fn consent_not_yet_valid_is_refused() {
     let mut s = spec();
     s.valid_from = s.valid_until - Span::days(29); // tomorrow
     let c = signed(w.path(), &s);
-    assert_refused(
-        w.path(),
-        &c.scope,
-        &c.keys.public_key,
-        &[],
-        &["not yet", "nog niet", "valid_from", "geldig vanaf"],
-    );
+    assert_refused(w.path(), &c.scope, &c.keys.public_key, &[], &["not yet", "nog niet", "valid_from", "geldig vanaf"]);
 }
 
 #[test]
@@ -230,7 +228,8 @@ fn profile_wider_than_the_consent_is_refused() {
     let mut s = spec();
     s.profile = "standard".into();
     let c = signed(w.path(), &s);
-    let message = assert_refused(w.path(), &c.scope, &c.keys.public_key, &["--profile", "full"], &["profile", "profiel"]);
+    let message =
+        assert_refused(w.path(), &c.scope, &c.keys.public_key, &["--profile", "full"], &["profile", "profiel"]);
     let lower = message.to_lowercase();
     assert!(lower.contains("full") || lower.contains("standard"), "{message:?} should name the profiles");
 }

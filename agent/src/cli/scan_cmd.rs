@@ -31,8 +31,9 @@ pub fn run(args: ScanArgs, lang: Lang) -> anyhow::Result<i32> {
         Ok(p) => p,
         Err(refusal) => {
             eprintln!("{refusal}");
-            let logged = AuditLog::open(&audit_path)
-                .and_then(|mut log| log.append(AuditEvent::ScanRefused { reason: refusal.to_string(), scope: scope_label }));
+            let logged = AuditLog::open(&audit_path).and_then(|mut log| {
+                log.append(AuditEvent::ScanRefused { reason: refusal.to_string(), scope: scope_label })
+            });
             if let Err(e) = logged {
                 eprintln!("{e}");
             }
@@ -41,7 +42,12 @@ pub fn run(args: ScanArgs, lang: Lang) -> anyhow::Result<i32> {
     };
     let mut audit = AuditLog::open(&audit_path)?;
     scan::check_out_dir(&args.out)?;
-    let opts = RunOptions { out_dir: args.out.clone(), progress: args.progress, lang, mode: if args.self_scan { "self" } else { "scan" } };
+    let opts = RunOptions {
+        out_dir: args.out.clone(),
+        progress: args.progress,
+        lang,
+        mode: if args.self_scan { "self" } else { "scan" },
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = runtime.block_on(async {
         let stop = CancellationToken::new();
@@ -71,7 +77,11 @@ pub fn run(args: ScanArgs, lang: Lang) -> anyhow::Result<i32> {
     );
     println!("{}: {}", l("rapport", "report"), outcome.path.display());
     if let Some(why) = &r.interrupted {
-        eprintln!("{} ({why}); {}", l("scan onderbroken", "scan interrupted"), l("gedeeltelijk rapport geschreven", "partial report written"));
+        eprintln!(
+            "{} ({why}); {}",
+            l("scan onderbroken", "scan interrupted"),
+            l("gedeeltelijk rapport geschreven", "partial report written")
+        );
         return Ok(EXIT_INTERRUPTED);
     }
     Ok(0)

@@ -142,7 +142,8 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Parses and validates the exact bytes of a scope document; `path` only names it in errors.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Document, ConsentError> {
-    let toml_err = |line, column, message: String| ConsentError::Toml { path: path.to_path_buf(), line, column, message };
+    let toml_err =
+        |line, column, message: String| ConsentError::Toml { path: path.to_path_buf(), line, column, message };
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let ok = std::str::from_utf8(bytes.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default();
         let (line, col) = line_col(ok, ok.len());
@@ -171,7 +172,11 @@ fn datetime(dt: &toml::value::Datetime, field: &str) -> Result<DateTime<FixedOff
 
 fn validate(raw: RawDocument) -> Result<Document, ConsentError> {
     let c = raw.consent;
-    for (field, value) in [("consent.organisation", &c.organisation), ("consent.authorised_by", &c.authorised_by), ("consent.contact", &c.contact)] {
+    for (field, value) in [
+        ("consent.organisation", &c.organisation),
+        ("consent.authorised_by", &c.authorised_by),
+        ("consent.contact", &c.contact),
+    ] {
         if value.trim().is_empty() {
             return Err(invalid(field, "mag niet leeg zijn", "must not be empty"));
         }
@@ -277,7 +282,10 @@ timezone = "Europe/Brussels"
 
     #[test]
     fn defaults_apply() {
-        let s = DOC.replace("max_rate = 200\n", "").replace("max_per_host_rate = 20\n", "").replace("ot_identification = false\n", "");
+        let s = DOC
+            .replace("max_rate = 200\n", "")
+            .replace("max_per_host_rate = 20\n", "")
+            .replace("ot_identification = false\n", "");
         let d = p(&s).expect("valid");
         assert_eq!((d.max_rate, d.max_per_host_rate, d.ot_identification), (200, 20, false));
     }
@@ -322,7 +330,9 @@ timezone = "Europe/Brussels"
     fn bad_scope_entry_is_named() {
         let s = DOC.replace("\"10.20.5.0/24\"", "\"10.20.5.0/33\"");
         match p(&s) {
-            Err(ConsentError::ScopeEntry { field, entry, .. }) => assert_eq!((field.as_str(), entry.as_str()), ("scope.exclude", "10.20.5.0/33")),
+            Err(ConsentError::ScopeEntry { field, entry, .. }) => {
+                assert_eq!((field.as_str(), entry.as_str()), ("scope.exclude", "10.20.5.0/33"))
+            }
             other => panic!("{other:?}"),
         }
     }

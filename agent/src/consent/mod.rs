@@ -18,6 +18,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::ports::Profile;
+pub use document::Document;
 
 pub mod document;
 pub mod scope;
@@ -178,11 +179,17 @@ pub enum ConsentError {
 }
 
 fn next_nl(next: Option<&DateTime<Utc>>) -> String {
-    next.map_or_else(|| "geen venster meer voor de toestemming verloopt".into(), |t| format!("volgende venster opent {}", brussels_nl(t)))
+    next.map_or_else(
+        || "geen venster meer voor de toestemming verloopt".into(),
+        |t| format!("volgende venster opent {}", brussels_nl(t)),
+    )
 }
 
 fn next_en(next: Option<&DateTime<Utc>>) -> String {
-    next.map_or_else(|| "no window left before the consent expires".into(), |t| format!("next window opens {}", brussels_en(t)))
+    next.map_or_else(
+        || "no window left before the consent expires".into(),
+        |t| format!("next window opens {}", brussels_en(t)),
+    )
 }
 
 impl ConsentError {
@@ -192,35 +199,12 @@ impl ConsentError {
     }
 }
 
-/// A consent whose signature checked out and whose content is valid.
+/// A consent whose signature checked out and whose content is valid: the document's terms plus the
+/// facts of its signature.
 #[derive(Debug, Clone)]
 pub struct Consent {
-    /// Organisation that gave consent.
-    pub organisation: String,
-    /// Who authorised it.
-    pub authorised_by: String,
-    /// Their role.
-    pub role: String,
-    /// Contact address.
-    pub contact: String,
-    /// Purpose.
-    pub purpose: String,
-    /// Start of validity.
-    pub valid_from: DateTime<FixedOffset>,
-    /// End of validity.
-    pub valid_until: DateTime<FixedOffset>,
-    /// Targets.
-    pub scope: Scope,
-    /// Widest profile allowed.
-    pub profile: Profile,
-    /// Max packets per second in total.
-    pub max_rate: u32,
-    /// Max packets per second to one host.
-    pub max_per_host_rate: u32,
-    /// Whether OT identification requests are allowed.
-    pub ot_identification: bool,
-    /// When scanning is allowed.
-    pub schedule: Schedule,
+    /// What the signed document says.
+    pub terms: Document,
     /// SHA-256 (hex) of the exact signed bytes.
     pub sha256: String,
     /// Fingerprint of the key that signed, or `self` for a `--self` consent.
@@ -235,7 +219,7 @@ impl Consent {
     /// The implicit consent of `scan --self`: 127.0.0.1 and ::1 only, always open.
     pub fn self_loopback() -> Consent {
         let loopback = ["127.0.0.1".to_string(), "::1".to_string()];
-        Consent {
+        let terms = Document {
             organisation: "eigen machine (--self)".into(),
             authorised_by: "lokale gebruiker / local user".into(),
             role: String::new(),
@@ -251,54 +235,38 @@ impl Consent {
             max_per_host_rate: 5000,
             ot_identification: false,
             schedule: Schedule::always(),
-            sha256: "self".into(),
-            signer: "self".into(),
-        }
+        };
+        Consent { terms, sha256: "self".into(), signer: "self".into() }
     }
 
     /// Builds a consent from a validated document and the facts of its signature.
-    pub fn from_document(doc: document::Document, sha256: String, signer: String) -> Consent {
-        Consent {
-            organisation: doc.organisation,
-            authorised_by: doc.authorised_by,
-            role: doc.role,
-            contact: doc.contact,
-            purpose: doc.purpose,
-            valid_from: doc.valid_from,
-            valid_until: doc.valid_until,
-            scope: doc.scope,
-            profile: doc.profile,
-            max_rate: doc.max_rate,
-            max_per_host_rate: doc.max_per_host_rate,
-            ot_identification: doc.ot_identification,
-            schedule: doc.schedule,
-            sha256,
-            signer,
-        }
+    pub fn from_document(terms: Document, sha256: String, signer: String) -> Consent {
+        Consent { terms, sha256, signer }
     }
 
     /// Whether scanning is allowed at `now`: within validity and inside a window.
     pub fn check_time(&self, now: DateTime<Utc>) -> Result<(), ConsentError> {
-        if now < self.valid_from {
-            return Err(ConsentError::NotYetValid { from: self.valid_from });
+        if now < self.terms.valid_from {
+            return Err(ConsentError::NotYetValid { from: self.terms.valid_from });
         }
-        if now >= self.valid_until {
-            return Err(ConsentError::Expired { since: self.valid_until });
+        if now >= self.terms.valid_until {
+            return Err(ConsentError::Expired { since: self.terms.valid_until });
         }
-        if self.schedule.is_never() {
+        if self.terms.schedule.is_never() {
             return Err(ConsentError::NoWindow);
         }
-        if self.schedule.is_open(now) {
+        if self.terms.schedule.is_open(now) {
             return Ok(());
         }
-        let next = self.schedule.next_open(now).filter(|t| *t < self.valid_until);
+        let next = self.terms.schedule.next_open(now).filter(|t| *t < self.terms.valid_until);
         Err(ConsentError::OutsideWindow { next })
     }
 }
 
 /// Reads `scope_path` and `scope_path.sig`, verifies against `trusted_keys`, parses and validates.
 pub fn load(scope_path: &Path, trusted_keys: &[PathBuf]) -> Result<Consent, ConsentError> {
-    let bytes = std::fs::read(scope_path).map_err(|source| ConsentError::Io { path: scope_path.to_path_buf(), source })?;
+    let bytes =
+        std::fs::read(scope_path).map_err(|source| ConsentError::Io { path: scope_path.to_path_buf(), source })?;
     let signer = signature::verify(scope_path, &bytes, trusted_keys)?;
     let doc = document::parse(&bytes, scope_path)?;
     Ok(Consent::from_document(doc, hex::encode(Sha256::digest(&bytes)), signer))

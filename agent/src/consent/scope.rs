@@ -298,15 +298,14 @@ fn parse_cidr(field: &str, raw: &str, a: &str, p: &str, include: bool) -> Result
 }
 
 fn parse_range(field: &str, raw: &str, a: &str, b: &str) -> Result<Span, ConsentError> {
-    let start: IpAddr = a
-        .parse()
-        .map_err(|_| entry_error(field, raw, "begin van het bereik is geen IP-adres", "range start is not an IP address"))?;
+    let start: IpAddr = a.parse().map_err(|_| {
+        entry_error(field, raw, "begin van het bereik is geen IP-adres", "range start is not an IP address")
+    })?;
     let end = match (b.parse::<IpAddr>(), start) {
         (Ok(ip), _) => ip,
         (Err(_), IpAddr::V4(s)) if !b.is_empty() && b.len() <= 3 && b.bytes().all(|c| c.is_ascii_digit()) => {
-            let last: u8 = b
-                .parse()
-                .map_err(|_| entry_error(field, raw, "laatste octet boven 255", "last octet above 255"))?;
+            let last: u8 =
+                b.parse().map_err(|_| entry_error(field, raw, "laatste octet boven 255", "last octet above 255"))?;
             let [o1, o2, o3, _] = s.octets();
             IpAddr::V4(Ipv4Addr::new(o1, o2, o3, last))
         }
@@ -317,7 +316,14 @@ fn parse_range(field: &str, raw: &str, a: &str, b: &str) -> Result<Span, Consent
             seg[7] = last;
             IpAddr::V6(Ipv6Addr::from(seg))
         }
-        _ => return Err(entry_error(field, raw, "einde van het bereik is geen IP-adres", "range end is not an IP address")),
+        _ => {
+            return Err(entry_error(
+                field,
+                raw,
+                "einde van het bereik is geen IP-adres",
+                "range end is not an IP address",
+            ))
+        }
     };
     let (v6, lo) = key(start);
     let (ev6, hi) = key(end);

@@ -34,7 +34,10 @@ fn network_and_broadcast_are_not_targets() {
 #[test]
 fn exclusions_in_the_middle_and_at_the_edges() {
     let sc = scope(&["192.0.2.10-192.0.2.20"], &["192.0.2.15", "192.0.2.10", "192.0.2.19-192.0.2.30"]);
-    assert_eq!(all(&sc), ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14", "192.0.2.16", "192.0.2.17", "192.0.2.18"]);
+    assert_eq!(
+        all(&sc),
+        ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14", "192.0.2.16", "192.0.2.17", "192.0.2.18"]
+    );
     assert_eq!(sc.target_ranges().len(), 2);
     assert_eq!(sc.target_count(), 7);
 }
@@ -49,7 +52,10 @@ fn overlapping_and_adjacent_includes_merge() {
 #[test]
 fn short_ranges_and_ipv6() {
     assert_eq!(all(&scope(&["192.0.2.10-12"], &[])), ["192.0.2.10", "192.0.2.11", "192.0.2.12"]);
-    assert_eq!(all(&scope(&["2001:db8::fe-101"], &[])), ["2001:db8::fe", "2001:db8::ff", "2001:db8::100", "2001:db8::101"]);
+    assert_eq!(
+        all(&scope(&["2001:db8::fe-101"], &[])),
+        ["2001:db8::fe", "2001:db8::ff", "2001:db8::100", "2001:db8::101"]
+    );
     let sc = scope(&["2001:db8::10", "192.0.2.1"], &[]);
     assert_eq!(all(&sc), ["192.0.2.1", "2001:db8::10"]);
     assert!(sc.has_v4() && sc.has_v6());
@@ -58,7 +64,16 @@ fn short_ranges_and_ipv6() {
 
 #[test]
 fn bad_entries_are_named() {
-    let cases = ["192.0.2.20-192.0.2.10", "192.0.2.1-2001:db8::1", "bogus", "10.0.0.0/33", "10.0.0.1/24", "192.0.2.1-300", "", "10.0.0.0/+8"];
+    let cases = [
+        "192.0.2.20-192.0.2.10",
+        "192.0.2.1-2001:db8::1",
+        "bogus",
+        "10.0.0.0/33",
+        "10.0.0.1/24",
+        "192.0.2.1-300",
+        "",
+        "10.0.0.0/+8",
+    ];
     for c in cases {
         match Scope::new(&s(&["192.0.2.1"]), &s(&[c]), &[]) {
             Err(ConsentError::ScopeEntry { field, entry, .. }) => {
@@ -162,7 +177,11 @@ fn randomised_targets_agree_with_contains_and_count() {
         assert_eq!(n, sc.target_count(), "round {round}");
         // Addresses near the ranges that are not yielded must not be contained.
         for _ in 0..50 {
-            let probe = if r.below(2) == 0 { IpAddr::V4(Ipv4Addr::from(0x0A00_0000 + r.below(1200) as u32)) } else { IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(r.below(1200)))) };
+            let probe = if r.below(2) == 0 {
+                IpAddr::V4(Ipv4Addr::from(0x0A00_0000 + r.below(1200) as u32))
+            } else {
+                IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(r.below(1200))))
+            };
             assert_eq!(sc.contains(probe), sc.targets().any(|t| t == probe), "round {round}: {probe}");
         }
     }

@@ -145,7 +145,8 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, ConsentError> {
 
 /// Reads a public key file and checks its fingerprint.
 pub fn read_public_key(path: &Path) -> Result<VerifyingKey, ConsentError> {
-    let bad = |reason: &str| ConsentError::TrustedKeyUnreadable { path: path.to_path_buf(), reason: reason.to_string() };
+    let bad =
+        |reason: &str| ConsentError::TrustedKeyUnreadable { path: path.to_path_buf(), reason: reason.to_string() };
     let text = fs::read_to_string(path).map_err(|e| bad(&e.to_string()))?;
     let fields: Vec<&str> = text.split_whitespace().collect();
     let [magic, b64, fp] = fields.as_slice() else {
@@ -206,8 +207,11 @@ pub fn parse_signature(text: &str, path: &Path) -> Result<DetachedSignature, Con
         return Err(bad(&format!("first line is not \"{SIG_MAGIC}\"")));
     }
     let fp = lines.next().and_then(|l| l.strip_prefix("key ")).map(str::trim);
-    let fp = fp.filter(|f| f.len() == 16 && f.bytes().all(|b| b.is_ascii_hexdigit())).ok_or_else(|| bad("second line is not \"key <16 hex>\""))?;
-    let sig = lines.next().and_then(|l| l.strip_prefix("sig ")).ok_or_else(|| bad("third line is not \"sig <base64>\""))?;
+    let fp = fp
+        .filter(|f| f.len() == 16 && f.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| bad("second line is not \"key <16 hex>\""))?;
+    let sig =
+        lines.next().and_then(|l| l.strip_prefix("sig ")).ok_or_else(|| bad("third line is not \"sig <base64>\""))?;
     let sig: [u8; 64] = B64
         .decode(sig.trim())
         .ok()
@@ -225,7 +229,8 @@ pub fn parse_signature(text: &str, path: &Path) -> Result<DetachedSignature, Con
 pub fn verify(doc: &Path, doc_bytes: &[u8], trusted: &[PathBuf]) -> Result<String, ConsentError> {
     let sp = sig_path(doc);
     let text = match fs::read(&sp) {
-        Ok(b) => String::from_utf8(b).map_err(|_| ConsentError::SignatureMalformed { path: sp.clone(), reason: "not UTF-8 text".into() })?,
+        Ok(b) => String::from_utf8(b)
+            .map_err(|_| ConsentError::SignatureMalformed { path: sp.clone(), reason: "not UTF-8 text".into() })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(ConsentError::SignatureMissing { path: sp, document: doc.to_path_buf() })
         }

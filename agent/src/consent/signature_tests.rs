@@ -79,7 +79,13 @@ fn verification_failures_are_told_apart() {
     fs::write(&sig, format!("{head}sig {}\n", B64.encode(&raw))).expect("write");
     assert!(matches!(verify(&s.doc, &bytes, &trusted), Err(ConsentError::SignatureMismatch { .. })));
     // Malformed files.
-    for bad in ["", "hello\n", "wijkagent-consent-sig/1\nkey zz\nsig AAAA\n", &text.replace("sig ", "sig x"), &format!("{text}extra\n")] {
+    for bad in [
+        "",
+        "hello\n",
+        "wijkagent-consent-sig/1\nkey zz\nsig AAAA\n",
+        &text.replace("sig ", "sig x"),
+        &format!("{text}extra\n"),
+    ] {
         fs::write(&sig, bad).expect("write");
         assert!(matches!(verify(&s.doc, &bytes, &trusted), Err(ConsentError::SignatureMalformed { .. })), "{bad:?}");
     }

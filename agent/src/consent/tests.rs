@@ -27,8 +27,8 @@ fn signed(text: &str) -> Signed {
 fn load_checks_signature_then_content() {
     let s = signed(&template());
     let c = load(&s.doc, &s.trusted).expect("load");
-    assert_eq!(c.organisation, "Gemeente Voorbeeld");
-    assert_eq!(c.profile, Profile::Standard);
+    assert_eq!(c.terms.organisation, "Gemeente Voorbeeld");
+    assert_eq!(c.terms.profile, Profile::Standard);
     assert_eq!(c.sha256, hex::encode(Sha256::digest(template().as_bytes())));
     let vk = signature::read_public_key(&s.trusted[0]).expect("pub");
     assert_eq!(c.signer, fingerprint(&vk));
@@ -65,7 +65,7 @@ fn check_time_validity_and_windows() {
     assert!(msg.contains("next window opens Mon 2026-12-07 19:00 (Europe/Brussels)"), "{msg}");
     // The last window before expiry: nothing left after it.
     let mut short = c.clone();
-    short.valid_until = DateTime::parse_from_rfc3339("2026-12-06T00:00:00+01:00").expect("time");
+    short.terms.valid_until = DateTime::parse_from_rfc3339("2026-12-06T00:00:00+01:00").expect("time");
     let err = short.check_time(t("2026-12-05T11:00:00Z")).expect_err("after last window");
     assert!(matches!(err, ConsentError::OutsideWindow { next: None }), "{err}");
 }
@@ -83,10 +83,15 @@ fn no_window_never_allows_scanning() {
 #[test]
 fn self_loopback_is_loopback_only_and_always_open() {
     let c = Consent::self_loopback();
-    assert_eq!(c.scope.target_count(), 2);
-    assert!(c.scope.contains("127.0.0.1".parse().expect("ip")) && c.scope.contains("::1".parse().expect("ip")));
-    assert!(!c.scope.contains("127.0.0.2".parse().expect("ip")));
-    assert_eq!((c.profile, c.max_rate, c.max_per_host_rate, c.ot_identification), (Profile::Full, 5000, 5000, false));
+    assert_eq!(c.terms.scope.target_count(), 2);
+    assert!(
+        c.terms.scope.contains("127.0.0.1".parse().expect("ip")) && c.terms.scope.contains("::1".parse().expect("ip"))
+    );
+    assert!(!c.terms.scope.contains("127.0.0.2".parse().expect("ip")));
+    assert_eq!(
+        (c.terms.profile, c.terms.max_rate, c.terms.max_per_host_rate, c.terms.ot_identification),
+        (Profile::Full, 5000, 5000, false)
+    );
     assert_eq!((c.sha256.as_str(), c.signer.as_str()), ("self", "self"));
     for now in [Utc::now(), t("2026-03-29T01:30:00Z"), t("2030-01-05T12:00:00Z")] {
         assert!(c.check_time(now).is_ok());

@@ -41,7 +41,13 @@ pub struct Window {
 
 impl Window {
     /// Validates one table; `field` names it in errors (e.g. `window[1]`).
-    pub fn new(days: &[String], from: &str, until: &str, timezone: Option<&str>, field: &str) -> Result<Window, ConsentError> {
+    pub fn new(
+        days: &[String],
+        from: &str,
+        until: &str,
+        timezone: Option<&str>,
+        field: &str,
+    ) -> Result<Window, ConsentError> {
         let mut mask = 0u8;
         for d in days {
             let i = DAYS.iter().position(|x| x == d).ok_or_else(|| ConsentError::InvalidField {
@@ -64,12 +70,18 @@ impl Window {
             nl: format!("onbekende tijdzone \"{tz_name}\"; gebruik een IANA-naam zoals Europe/Brussels"),
             en: format!("unknown time zone \"{tz_name}\"; use an IANA name such as Europe/Brussels"),
         })?;
-        Ok(Window { days: mask, from: parse_hhmm(from, &format!("{field}.from"))?, until: parse_hhmm(until, &format!("{field}.until"))?, tz })
+        Ok(Window {
+            days: mask,
+            from: parse_hhmm(from, &format!("{field}.from"))?,
+            until: parse_hhmm(until, &format!("{field}.until"))?,
+            tz,
+        })
     }
 
     /// Human description, e.g. `ma,di,wo,do,vr 19:00-06:00 (+1 dag) Europe/Brussels`.
     pub fn describe(&self) -> String {
-        let days: Vec<&str> = (0..7).filter(|i| self.days & (1 << i) != 0).filter_map(|i| DAYS_NL.get(i)).copied().collect();
+        let days: Vec<&str> =
+            (0..7).filter(|i| self.days & (1 << i) != 0).filter_map(|i| DAYS_NL.get(i)).copied().collect();
         let span = if self.until == self.from {
             format!("{}-{} (24 u)", self.from.format("%H:%M"), self.until.format("%H:%M"))
         } else if self.until < self.from {

@@ -267,11 +267,7 @@ fn scope_touches(scope: &Scope, net: &ipnetwork::Ipv4Network) -> bool {
     scope.target_ranges().iter().any(|r| r.start <= hi && r.end >= lo && r.start.is_ipv4())
 }
 
-fn open_arp_ports(
-    scope: &Scope,
-    tx: &SyncSender<Reply>,
-    stop: &CancellationToken,
-) -> Result<Vec<ArpPort>, NetError> {
+fn open_arp_ports(scope: &Scope, tx: &SyncSender<Reply>, stop: &CancellationToken) -> Result<Vec<ArpPort>, NetError> {
     let mut ports = Vec::new();
     for iface in pnet_datalink::interfaces() {
         if !iface.is_up() || iface.is_loopback() {
@@ -313,7 +309,9 @@ fn open_datalink(
                             }
                         }
                     }
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                    Err(e)
+                        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "ARP ontvangen mislukt / ARP receive failed");
                         std::thread::sleep(READ_TIMEOUT);

@@ -109,7 +109,8 @@ pub async fn scan(
     for pass in 0..=config.retries {
         let mut tasks = JoinSet::new();
         for shard in 0..shards {
-            let job = ShardJob { shard, shards, pass, cap: (config.concurrency / shards).max(1), timeout: config.timeout };
+            let job =
+                ShardJob { shard, shards, pass, cap: (config.concurrency / shards).max(1), timeout: config.timeout };
             let (shared, limiter, progress, stop) = (shared.clone(), limiter.clone(), progress.clone(), stop.clone());
             tasks.spawn(async move { run_shard(job, &shared, &limiter, &progress, &stop).await });
         }
@@ -141,7 +142,13 @@ pub async fn scan(
 }
 
 /// One shard's share of a pass: indices `shard, shard + shards, ...` in port-major order.
-async fn run_shard(job: ShardJob, shared: &Shared, limiter: &Limiter, progress: &Progress, stop: &CancellationToken) -> bool {
+async fn run_shard(
+    job: ShardJob,
+    shared: &Shared,
+    limiter: &Limiter,
+    progress: &Progress,
+    stop: &CancellationToken,
+) -> bool {
     let (nh, np) = (shared.hosts.len(), shared.ports.len());
     let mut cap = job.cap;
     let mut inflight = FuturesUnordered::new();

@@ -177,7 +177,16 @@ mod tests {
         let limiter = Arc::new(Limiter::new(RateCaps { total: 1000, per_host: 1000 }));
         let progress = Arc::new(Progress::default());
         let host: IpAddr = "127.0.0.1".parse().expect("ip");
-        let out = scan(&[host], &[open, closed], &scope, &limiter, &progress, Duration::from_millis(500), &CancellationToken::new()).await;
+        let out = scan(
+            &[host],
+            &[open, closed],
+            &scope,
+            &limiter,
+            &progress,
+            Duration::from_millis(500),
+            &CancellationToken::new(),
+        )
+        .await;
         echo.abort();
         let states: Vec<(u16, PortState)> = out.results.iter().map(|r| (r.port, r.state)).collect();
         let mut expected = vec![(open, PortState::Open), (closed, PortState::Closed)];

@@ -65,7 +65,7 @@ pub fn report(parts: Parts<'_>) -> Report {
             address: live.address,
             mac: live.mac.map(|m| m.to_string()),
             discovered_by: live.discovered_by.clone(),
-            fragile: plan.consent.scope.is_fragile(live.address),
+            fragile: plan.consent.terms.scope.is_fragile(live.address),
             backoff: found.backoff.get(h).copied().unwrap_or("normal").to_string(),
             services,
             tcp_ports: tcp_tally,
@@ -75,7 +75,7 @@ pub fn report(parts: Parts<'_>) -> Report {
     let duration_s = (finished_at - started_at).num_milliseconds().max(1) as f64 / 1000.0;
     let count = |proto| hosts.iter().flat_map(|h| &h.services).filter(|s| s.protocol == proto).count() as u64;
     let stats = Stats {
-        targets: u64::try_from(plan.consent.scope.target_count()).unwrap_or(u64::MAX),
+        targets: u64::try_from(plan.consent.terms.scope.target_count()).unwrap_or(u64::MAX),
         hosts_up: hosts.len() as u64,
         open_tcp: count(Proto::Tcp),
         open_udp: count(Proto::Udp),
@@ -95,10 +95,10 @@ pub fn report(parts: Parts<'_>) -> Report {
         started_at,
         finished_at,
         consent: ConsentRef {
-            organisation: consent.organisation.clone(),
+            organisation: consent.terms.organisation.clone(),
             sha256: consent.sha256.clone(),
             signer: consent.signer.clone(),
-            valid_until: consent.valid_until.to_rfc3339(),
+            valid_until: consent.terms.valid_until.to_rfc3339(),
         },
         scan: ScanSettings {
             profile: plan.profile_name.clone(),

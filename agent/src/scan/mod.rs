@@ -107,9 +107,9 @@ pub async fn execute(
         mode: opts.mode.to_string(),
         consent_sha256: consent.sha256.clone(),
         signer: consent.signer.clone(),
-        organisation: consent.organisation.clone(),
+        organisation: consent.terms.organisation.clone(),
         profile: plan.profile_name.clone(),
-        targets: u64::try_from(consent.scope.target_count()).unwrap_or(u64::MAX),
+        targets: u64::try_from(consent.terms.scope.target_count()).unwrap_or(u64::MAX),
         tcp_ports: plan.ports.tcp.len(),
         udp_ports: plan.ports.udp.len(),
         rate: plan.caps.total,
@@ -118,7 +118,7 @@ pub async fn execute(
     })?;
 
     // The consent window closes: stop there, keep what was found.
-    let window_timer = consent.schedule.current_end(Utc::now()).map(|end| {
+    let window_timer = consent.terms.schedule.current_end(Utc::now()).map(|end| {
         let (stop, reason) = (stop.clone(), reason.clone());
         let wait = (end - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         tokio::spawn(async move {
@@ -196,7 +196,7 @@ async fn run_raw(
     progress: &Arc<Progress>,
     stop: &CancellationToken,
 ) -> Result<Found, ScanError> {
-    let scope = plan.consent.scope.clone();
+    let scope = plan.consent.terms.scope.clone();
     let want_v6 = scope.target_ranges().iter().any(|r| r.start.is_ipv6());
     let sockets_stop = stop.child_token();
     let (rawnet, replies) = RawNet::open(&scope, want_v6, sockets_stop.clone())?;
@@ -204,8 +204,7 @@ async fn run_raw(
     let tcp_ports = plan.ports.tcp.clone();
     let (limiter2, progress2, stop2, io2) = (limiter.clone(), progress.clone(), stop.clone(), io.clone());
     let result = tokio::task::spawn_blocking(move || {
-        let (discovery, replies) =
-            discover::discover_raw(io2.as_ref(), replies, &scope, &limiter2, &progress2, &stop2);
+        let (discovery, replies) = discover::discover_raw(io2.as_ref(), replies, &scope, &limiter2, &progress2, &stop2);
         rawnet.close_arp();
         let mut found = Found { retransmissions: discovery.retransmissions, ..Default::default() };
         let hosts = live_addresses(&discovery);
@@ -260,7 +259,7 @@ async fn run_connect(
     progress: &Arc<Progress>,
     stop: &CancellationToken,
 ) -> Result<Found, ScanError> {
-    let scope = &plan.consent.scope;
+    let scope = &plan.consent.terms.scope;
     let discovery = discover::discover_connect(scope, limiter, progress, stop).await;
     let hosts = live_addresses(&discovery);
     let mut found = Found { retransmissions: discovery.retransmissions, discovery, ..Default::default() };
@@ -286,7 +285,7 @@ async fn udp_phase(
         return;
     }
     let timeout = Duration::from_millis(1000);
-    let out = udp::scan(&hosts, &plan.ports.udp, &plan.consent.scope, limiter, progress, timeout, stop).await;
+    let out = udp::scan(&hosts, &plan.ports.udp, &plan.consent.terms.scope, limiter, progress, timeout, stop).await;
     found.udp = out.results;
 }
 

@@ -86,7 +86,7 @@ pub enum Refusal {
 /// Checks `wishes` against `consent` at `now`.
 pub fn plan(consent: &Consent, wishes: &Wishes, now: DateTime<Utc>) -> Result<Plan, Refusal> {
     consent.check_time(now)?;
-    let allowed = consent.profile;
+    let allowed = consent.terms.profile;
     let (profile_name, ports) = match (&wishes.ports, wishes.profile) {
         (Some(list), _) => {
             let needed = ports::narrowest_profile(list);
@@ -103,16 +103,16 @@ pub fn plan(consent: &Consent, wishes: &Wishes, now: DateTime<Utc>) -> Result<Pl
             (profile.to_string(), ports::profile_ports(profile))
         }
     };
-    let total = wishes.rate.unwrap_or(consent.max_rate);
-    let per_host = wishes.per_host_rate.unwrap_or(consent.max_per_host_rate.min(total));
+    let total = wishes.rate.unwrap_or(consent.terms.max_rate);
+    let per_host = wishes.per_host_rate.unwrap_or(consent.terms.max_per_host_rate.min(total));
     if total == 0 || per_host == 0 {
         return Err(Refusal::ZeroRate);
     }
-    if total > consent.max_rate {
-        return Err(Refusal::RateBeyond { asked: total, max: consent.max_rate });
+    if total > consent.terms.max_rate {
+        return Err(Refusal::RateBeyond { asked: total, max: consent.terms.max_rate });
     }
-    if per_host > consent.max_per_host_rate {
-        return Err(Refusal::PerHostRateBeyond { asked: per_host, max: consent.max_per_host_rate });
+    if per_host > consent.terms.max_per_host_rate {
+        return Err(Refusal::PerHostRateBeyond { asked: per_host, max: consent.terms.max_per_host_rate });
     }
     Ok(Plan {
         consent: consent.clone(),
@@ -129,9 +129,9 @@ mod tests {
 
     fn consent(profile: Profile) -> Consent {
         let mut c = Consent::self_loopback();
-        c.profile = profile;
-        c.max_rate = 200;
-        c.max_per_host_rate = 20;
+        c.terms.profile = profile;
+        c.terms.max_rate = 200;
+        c.terms.max_per_host_rate = 20;
         c
     }
 

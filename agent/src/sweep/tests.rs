@@ -5,7 +5,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 use tokio_util::sync::CancellationToken;
 
 use super::*;
@@ -21,7 +20,12 @@ fn ports(list: &[u16]) -> BTreeSet<u16> {
     list.iter().copied().collect()
 }
 
-fn run_ports(hosts: HashMap<IpAddr, FakeHost>, targets: &[&str], scan: &[u16], caps: RateCaps) -> (SweepOutcome, Arc<FakeNet>) {
+fn run_ports(
+    hosts: HashMap<IpAddr, FakeHost>,
+    targets: &[&str],
+    scan: &[u16],
+    caps: RateCaps,
+) -> (SweepOutcome, Arc<FakeNet>) {
     run_ports_with(hosts, targets, scan, caps, 1)
 }
 
@@ -33,7 +37,11 @@ fn run_ports_with(
     senders: usize,
 ) -> (SweepOutcome, Arc<FakeNet>) {
     let (net, rx) = FakeNet::new(hosts, false);
-    let table = Arc::new(Table::new(targets.iter().map(|t| ip(t)).collect(), scan.iter().map(|p| Slot::Syn(*p)).collect(), false));
+    let table = Arc::new(Table::new(
+        targets.iter().map(|t| ip(t)).collect(),
+        scan.iter().map(|p| Slot::Syn(*p)).collect(),
+        false,
+    ));
     let config = SweepConfig { retries: 2, settle: Duration::from_millis(30), phase: "tcp", senders };
     let progress = Arc::new(Progress::default());
     let out = run(net.as_ref(), rx, table, &Limiter::new(caps), &progress, &config, &CancellationToken::new());
@@ -70,12 +78,39 @@ fn a_lost_answer_is_recovered_by_retransmission() {
 #[test]
 fn replies_with_a_wrong_cookie_or_port_are_ignored() {
     let table = Table::new(vec![ip("198.18.0.2")], vec![Slot::Syn(22)], false);
-    let forged = Reply::Tcp { src: ip("198.18.0.2"), sport: 22, dport: table.sport, syn: true, ack_flag: true, rst: false, seq: 1, ack: 12345 };
+    let forged = Reply::Tcp {
+        src: ip("198.18.0.2"),
+        sport: 22,
+        dport: table.sport,
+        syn: true,
+        ack_flag: true,
+        rst: false,
+        seq: 1,
+        ack: 12345,
+    };
     assert_eq!(table.apply(&forged), None);
     let cookie = table.cookie.of(ip("198.18.0.2"), 22);
-    let wrong_port = Reply::Tcp { src: ip("198.18.0.2"), sport: 22, dport: table.sport.wrapping_add(1), syn: true, ack_flag: true, rst: false, seq: 1, ack: cookie.wrapping_add(1) };
+    let wrong_port = Reply::Tcp {
+        src: ip("198.18.0.2"),
+        sport: 22,
+        dport: table.sport.wrapping_add(1),
+        syn: true,
+        ack_flag: true,
+        rst: false,
+        seq: 1,
+        ack: cookie.wrapping_add(1),
+    };
     assert_eq!(table.apply(&wrong_port), None);
-    let stranger = Reply::Tcp { src: ip("198.18.0.3"), sport: 22, dport: table.sport, syn: true, ack_flag: true, rst: false, seq: 1, ack: cookie.wrapping_add(1) };
+    let stranger = Reply::Tcp {
+        src: ip("198.18.0.3"),
+        sport: 22,
+        dport: table.sport,
+        syn: true,
+        ack_flag: true,
+        rst: false,
+        seq: 1,
+        ack: cookie.wrapping_add(1),
+    };
     assert_eq!(table.apply(&stranger), None);
     assert_eq!(table.state(0, 0), SlotState::Pending);
 }
@@ -117,7 +152,12 @@ fn the_per_host_cap_holds_while_other_hosts_keep_going() {
     }
     let scan: Vec<u16> = (1..=30).collect();
     let started = Instant::now();
-    let (out, _) = run_ports(hosts, &["198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5"], &scan, RateCaps { total: 100_000, per_host: 100 });
+    let (out, _) = run_ports(
+        hosts,
+        &["198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5"],
+        &scan,
+        RateCaps { total: 100_000, per_host: 100 },
+    );
     let took = started.elapsed();
     // 30 probes per host at 100 pps with a burst of 2: at least ~0.28 s, hosts in parallel (not 4×).
     assert!(took >= Duration::from_millis(250), "per-host cap not enforced: {took:?}");
@@ -140,7 +180,15 @@ fn stop_ends_the_sweep_promptly_and_marks_it_incomplete() {
     });
     let started = Instant::now();
     let progress = Arc::new(Progress::default());
-    let out = run(net.as_ref(), rx, table, &Limiter::new(RateCaps { total: 1000, per_host: 1000 }), &progress, &config, &stop);
+    let out = run(
+        net.as_ref(),
+        rx,
+        table,
+        &Limiter::new(RateCaps { total: 1000, per_host: 1000 }),
+        &progress,
+        &config,
+        &stop,
+    );
     assert!(!out.complete);
     assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
     assert!(out.probes_sent > 100 && out.probes_sent < 1000, "{}", out.probes_sent);
@@ -150,7 +198,10 @@ fn stop_ends_the_sweep_promptly_and_marks_it_incomplete() {
 fn several_senders_cover_every_slot_exactly_once_per_pass() {
     let mut hosts = HashMap::new();
     for h in 2..=4 {
-        hosts.insert(ip(&format!("198.18.0.{h}")), FakeHost { open: ports(&[22, 3000]), filtered: ports(&[9]), ..Default::default() });
+        hosts.insert(
+            ip(&format!("198.18.0.{h}")),
+            FakeHost { open: ports(&[22, 3000]), filtered: ports(&[9]), ..Default::default() },
+        );
     }
     let scan: Vec<u16> = (1..=5000).collect();
     let (out, net) = run_ports_with(hosts, &["198.18.0.2", "198.18.0.3", "198.18.0.4"], &scan, FAST, 3);

@@ -113,7 +113,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Benchmarks 1 and 2.
-fn compare(lab: &Lab, consent: &SignedConsent, dir: &Path, targets: &[IpAddr], method: &str, rate: u32) -> Result<serde_json::Value> {
+fn compare(
+    lab: &Lab,
+    consent: &SignedConsent,
+    dir: &Path,
+    targets: &[IpAddr],
+    method: &str,
+    rate: u32,
+) -> Result<serde_json::Value> {
     let out = dir.join(format!("report-{method}"));
     let rate_s = rate.to_string();
     let mut extra = vec!["--ports", "1-65535", "--rate", &rate_s, "--per-host-rate", &rate_s];
@@ -121,7 +128,8 @@ fn compare(lab: &Lab, consent: &SignedConsent, dir: &Path, targets: &[IpAddr], m
         extra.push("--connect");
     }
     let flag = if method == "syn" { "-sS" } else { "-sT" };
-    let mut nmap_args: Vec<String> = ["nmap", "-n", flag, "-p-", "-T4", "-oG", "-"].iter().map(|s| s.to_string()).collect();
+    let mut nmap_args: Vec<String> =
+        ["nmap", "-n", flag, "-p-", "-T4", "-oG", "-"].iter().map(|s| s.to_string()).collect();
     nmap_args.extend(targets.iter().map(|t| t.to_string()));
     let (mut ours_s, mut nmap_s) = (Vec::new(), Vec::new());
     let mut last = None;
@@ -178,7 +186,9 @@ fn rate_accuracy(lab: &Lab, consent: &SignedConsent, dir: &Path) -> Result<serde
         f.max_bucket,
         if pass { "PASS" } else { "FAIL" }
     );
-    Ok(json!({"packets": f.packets, "span_s": f.span_s, "average_pps": f.average_pps, "off_percent": off, "max_bucket": f.max_bucket, "pass": pass}))
+    Ok(
+        json!({"packets": f.packets, "span_s": f.span_s, "average_pps": f.average_pps, "off_percent": off, "max_bucket": f.max_bucket, "pass": pass}),
+    )
 }
 
 /// Benchmark 4.
@@ -211,7 +221,9 @@ fn memory(lab: &Lab, dir: &Path) -> Result<serde_json::Value> {
         if pass { "PASS" } else { "FAIL" },
         ours_mb / nmap_mb.max(0.001),
     );
-    Ok(json!({"wijkagent_peak_mb": ours_mb, "nmap_peak_mb": nmap_mb, "target_mb": 20, "pass": pass, "seconds": run_for.as_secs(), "rate": 2000}))
+    Ok(
+        json!({"wijkagent_peak_mb": ours_mb, "nmap_peak_mb": nmap_mb, "target_mb": 20, "pass": pass, "seconds": run_for.as_secs(), "rate": 2000}),
+    )
 }
 
 /// `wijk-bench hold`: keeps the lab up (at most an hour, or until killed) for experiments by hand.
