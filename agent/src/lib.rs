@@ -8,6 +8,7 @@
 //! - [`net`]: raw packets behind one trait, guarded by the scope; [`rate`]: the rate caps.
 //! - [`sweep`]: the raw probe engine (retransmission, back-off) used by [`discover`] and the SYN scan.
 //! - [`portscan`]: connect and UDP scans, port states.
+//! - [`probe`]: service identification, one file per protocol; [`tls`]: TLS versions, suites, certificates.
 //! - [`scan`]: one scan from plan to report; [`report`]: `report.json`.
 //! - [`progress`], [`i18n`]: what people see while it runs, in Dutch or English.
 //! - [`cli`]: the command line of the `wijkagent` binary.
@@ -19,8 +20,10 @@ pub mod i18n;
 pub mod net;
 pub mod ports;
 pub mod portscan;
+pub mod probe;
 pub mod progress;
 pub mod rate;
 pub mod report;
 pub mod scan;
 pub mod sweep;
+pub mod tls;
