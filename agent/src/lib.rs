@@ -24,6 +24,7 @@ pub mod probe;
 pub mod progress;
 pub mod rate;
 pub mod report;
+pub mod rules;
 pub mod scan;
 pub mod sweep;
 pub mod tls;

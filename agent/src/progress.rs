@@ -124,6 +124,8 @@ fn phase_name(phase: &str, lang: Lang) -> &'static str {
         ("tcp", Lang::En) => "TCP ports",
         ("udp", Lang::Nl) => "UDP-poorten",
         ("udp", Lang::En) => "UDP ports",
+        ("services", Lang::Nl) => "diensten herkennen",
+        ("services", Lang::En) => "identifying services",
         (_, Lang::Nl) => "bezig",
         (_, Lang::En) => "working",
     }

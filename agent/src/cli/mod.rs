@@ -6,6 +6,7 @@
 
 mod audit_cmd;
 mod consent_cmd;
+mod report_cmd;
 mod scan_cmd;
 
 use std::path::PathBuf;
@@ -50,6 +51,27 @@ pub enum Command {
         /// Audit subcommand.
         #[command(subcommand)]
         cmd: AuditCmd,
+    },
+    /// Rapporten vergelijken / compare reports.
+    Report {
+        /// Report subcommand.
+        #[command(subcommand)]
+        cmd: ReportCmd,
+    },
+}
+
+/// `wijkagent report ...`
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// Wat veranderde tussen twee scans / what changed between two scans (exit 1: unreadable report).
+    Diff {
+        /// Het oude report.json / the old report.json.
+        old: PathBuf,
+        /// Het nieuwe report.json / the new report.json.
+        new: PathBuf,
+        /// Machineleesbaar (schema wijkagent.report-diff/1) / machine-readable output.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -147,5 +169,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Consent { cmd } => consent_cmd::run(cmd, cli.lang),
         Command::Audit { cmd: AuditCmd::Verify { log } } => audit_cmd::verify(log, cli.lang),
         Command::Scan(args) => scan_cmd::run(args, cli.lang),
+        Command::Report { cmd } => report_cmd::run(cmd, cli.lang),
     }
 }

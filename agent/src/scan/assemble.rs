@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{Found, Plan};
+use crate::i18n::Lang;
 use crate::ports::{self, Proto};
+use crate::probe::ServiceInfo;
+use crate::rules;
 use crate::portscan::{PortState, PortTally};
 use crate::report::{ConsentRef, Host, Report, ScanSettings, Service, Stats};
 
@@ -24,23 +27,44 @@ pub struct Parts<'a> {
     pub probes_sent: u64,
     /// Why the scan stopped early, if it did.
     pub interrupted: Option<String>,
+    /// Language of the findings' titles and advice.
+    pub lang: Lang,
 }
 
-fn service(port: u16, protocol: Proto) -> Service {
+/// One open port as the report shows it: identified where identification ran, else named from the
+/// port list.
+fn service(port: u16, protocol: Proto, info: Option<&ServiceInfo>) -> Service {
+    let listed = || ports::service_name(port, protocol).map(str::to_string);
+    let Some(info) = info else {
+        return Service {
+            port,
+            protocol,
+            state: "open".into(),
+            service: listed(),
+            product: None,
+            version: None,
+            tls: None,
+            details: Default::default(),
+            note: None,
+        };
+    };
     Service {
         port,
         protocol,
         state: "open".into(),
-        service: ports::service_name(port, protocol).map(str::to_string),
-        product: None,
-        version: None,
-        tls: None,
+        service: info.service.clone().or_else(listed),
+        product: info.product.clone(),
+        version: info.version.clone(),
+        tls: info.tls.as_ref().and_then(|t| serde_json::to_value(t).ok()),
+        details: info.details.clone(),
+        note: info.note.clone(),
     }
 }
 
 /// Assembles the report.
 pub fn report(parts: Parts<'_>) -> Report {
-    let Parts { plan, scan_id, started_at, raw, found, probes_sent, interrupted } = parts;
+    let Parts { plan, scan_id, started_at, raw, found, probes_sent, interrupted, lang } = parts;
+    let mut findings = Vec::new();
     let finished_at = Utc::now();
     let tcp_ports = &plan.ports.tcp;
     let mut hosts = Vec::with_capacity(found.discovery.hosts.len());
@@ -52,13 +76,21 @@ pub fn report(parts: Parts<'_>) -> Report {
         for (port, state) in tcp_ports.iter().zip(row) {
             tcp_tally.add(*state);
             if *state == PortState::Open {
-                services.push(service(*port, Proto::Tcp));
+                let info = found.identified.get(&(live.address, *port, Proto::Tcp));
+                if let Some(info) = info {
+                    findings.extend(rules::evaluate(live.address, *port, Proto::Tcp, info, lang));
+                }
+                services.push(service(*port, Proto::Tcp, info));
             }
         }
         for r in found.udp.iter().filter(|r| r.host == live.address) {
             udp_tally.add(r.state);
             if r.state == PortState::Open {
-                services.push(service(r.port, Proto::Udp));
+                let info = found.identified.get(&(live.address, r.port, Proto::Udp));
+                if let Some(info) = info {
+                    findings.extend(rules::evaluate(live.address, r.port, Proto::Udp, info, lang));
+                }
+                services.push(service(r.port, Proto::Udp, info));
             }
         }
         hosts.push(Host {
@@ -72,6 +104,8 @@ pub fn report(parts: Parts<'_>) -> Report {
             udp_ports: udp_tally,
         });
     }
+    // Most severe first, then by host and port, so the report reads from what matters most.
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.host.cmp(&b.host)).then(a.port.cmp(&b.port)));
     let duration_s = (finished_at - started_at).num_milliseconds().max(1) as f64 / 1000.0;
     let count = |proto| hosts.iter().flat_map(|h| &h.services).filter(|s| s.protocol == proto).count() as u64;
     let stats = Stats {
@@ -110,7 +144,7 @@ pub fn report(parts: Parts<'_>) -> Report {
             per_host_rate: plan.caps.per_host,
         },
         hosts,
-        findings: Vec::new(),
+        findings,
         stats,
     }
 }

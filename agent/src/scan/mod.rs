@@ -6,6 +6,7 @@
 //! [`assemble`] turns the engines' tables into the report.
 
 pub mod assemble;
+pub mod identify;
 pub mod plan;
 
 use std::net::IpAddr;
@@ -22,6 +23,7 @@ use crate::i18n::Lang;
 use crate::net::raw::RawNet;
 use crate::net::{self, NetError, ScopedIo};
 use crate::portscan::{connect, udp, PortState};
+use crate::ports::Proto;
 use crate::progress::{self, Progress, ProgressStyle};
 use crate::rate::Limiter;
 use crate::report::{Report, WriteError};
@@ -137,12 +139,15 @@ pub async fn execute(
     } else {
         run_connect(&plan, &limiter, &progress, &stop).await
     };
+    let mut found = engines?;
+    if !stop.is_cancelled() {
+        found.identified = identify::identify_all(found.open_ports(), &plan, &limiter, &progress, &stop).await;
+    }
     shown.cancel();
     let _ = reporter.await;
     if let Some(t) = window_timer {
         t.abort();
     }
-    let found = engines?;
 
     let interrupted = if stop.is_cancelled() { Some(reason.get().unwrap_or_else(|| "stopped".into())) } else { None };
     let report = assemble::report(assemble::Parts {
@@ -153,8 +158,10 @@ pub async fn execute(
         found,
         probes_sent: progress.probes_sent.load(std::sync::atomic::Ordering::Relaxed),
         interrupted: interrupted.clone(),
+        lang: opts.lang,
     });
-    let path = report.write(&opts.out_dir)?;
+    let written = crate::report::write_all(&report, &opts.out_dir, opts.lang)?;
+    let path = written.into_iter().next().unwrap_or_else(|| opts.out_dir.join(crate::report::REPORT_JSON));
     if let Some(why) = &interrupted {
         audit.append(AuditEvent::ScanInterrupted { scan_id: scan_id.clone(), reason: why.clone() })?;
     }
@@ -176,6 +183,8 @@ pub async fn execute(
 pub struct Found {
     /// Discovery outcome.
     pub discovery: Discovery,
+    /// TCP ports probed per host, in the order of `tcp`'s rows.
+    pub tcp_ports: Vec<u16>,
     /// TCP state per (live host index, port index), host-major; empty if not reached.
     pub tcp: Vec<PortState>,
     /// Back-off label per live host.
@@ -184,6 +193,27 @@ pub struct Found {
     pub udp: Vec<udp::UdpResult>,
     /// Retransmissions over all phases.
     pub retransmissions: u64,
+    /// What identification learnt per open port.
+    pub identified: identify::Identified,
+}
+
+impl Found {
+    /// Every open port found, TCP then UDP, host by host.
+    pub fn open_ports(&self) -> Vec<identify::Key> {
+        let hosts = &self.discovery.hosts;
+        let per_host = if hosts.is_empty() { 0 } else { self.tcp.len() / hosts.len() };
+        let mut open = Vec::new();
+        for (h, live) in hosts.iter().enumerate() {
+            let row = self.tcp.get(h * per_host..(h + 1) * per_host).unwrap_or(&[]);
+            for (i, state) in row.iter().enumerate() {
+                if *state == PortState::Open {
+                    open.push((live.address, self.tcp_ports.get(i).copied().unwrap_or(0), Proto::Tcp));
+                }
+            }
+        }
+        open.extend(self.udp.iter().filter(|r| r.state == PortState::Open).map(|r| (r.host, r.port, Proto::Udp)));
+        open
+    }
 }
 
 fn live_addresses(d: &Discovery) -> Vec<IpAddr> {
@@ -206,7 +236,8 @@ async fn run_raw(
     let result = tokio::task::spawn_blocking(move || {
         let (discovery, replies) = discover::discover_raw(io2.as_ref(), replies, &scope, &limiter2, &progress2, &stop2);
         rawnet.close_arp();
-        let mut found = Found { retransmissions: discovery.retransmissions, ..Default::default() };
+        let mut found =
+            Found { retransmissions: discovery.retransmissions, tcp_ports: tcp_ports.clone(), ..Default::default() };
         let hosts = live_addresses(&discovery);
         found.discovery = discovery;
         if stop2.is_cancelled() || hosts.is_empty() || tcp_ports.is_empty() {
@@ -262,7 +293,12 @@ async fn run_connect(
     let scope = &plan.consent.terms.scope;
     let discovery = discover::discover_connect(scope, limiter, progress, stop).await;
     let hosts = live_addresses(&discovery);
-    let mut found = Found { retransmissions: discovery.retransmissions, discovery, ..Default::default() };
+    let mut found = Found {
+        retransmissions: discovery.retransmissions,
+        discovery,
+        tcp_ports: plan.ports.tcp.clone(),
+        ..Default::default()
+    };
     if !stop.is_cancelled() && !hosts.is_empty() && !plan.ports.tcp.is_empty() {
         let out = connect::scan(&hosts, &plan.ports.tcp, scope, limiter, progress, &Default::default(), stop).await;
         found.retransmissions += out.retransmissions;
