@@ -63,6 +63,15 @@ pub enum Command {
 /// `wijkagent report ...`
 #[derive(Debug, Subcommand)]
 pub enum ReportCmd {
+    /// Maakt report.html en findings.csv opnieuw uit report.json, in --lang / re-renders report.html
+    /// and findings.csv from report.json, in --lang.
+    Render {
+        /// Het report.json / the report.json.
+        report: PathBuf,
+        /// Map voor de uitvoer (standaard: die van report.json) / output directory (default: beside it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Wat veranderde tussen twee scans / what changed between two scans (exit 1: unreadable report).
     Diff {
         /// Het oude report.json / the old report.json.

@@ -1,4 +1,5 @@
-//! `wijkagent report diff OLD.json NEW.json [--json]`: what changed between two scans.
+//! `wijkagent report diff OLD.json NEW.json [--json]`: what changed between two scans, and
+//! `wijkagent report render REPORT.json [--out DIR]`: the HTML and CSV views again, in `--lang`.
 //!
 //! Prints new, fixed, unchanged (and unverifiable) weaknesses, new and gone hosts and services, in
 //! `--lang`; with `--json` the machine-readable diff (schema `wijkagent.report-diff/1`, see
@@ -16,7 +17,23 @@ use crate::report::diff;
 pub fn run(cmd: ReportCmd, lang: Lang) -> anyhow::Result<i32> {
     match cmd {
         ReportCmd::Diff { old, new, json } => diff_cmd(&old, &new, json, lang),
+        ReportCmd::Render { report, out } => render_cmd(&report, out.as_deref(), lang),
     }
+}
+
+fn render_cmd(path: &Path, out: Option<&Path>, lang: Lang) -> anyhow::Result<i32> {
+    let report = match diff::load(path) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{}", e.message(lang));
+            return Ok(1);
+        }
+    };
+    let dir = out.or_else(|| path.parent()).unwrap_or(Path::new("."));
+    for written in crate::report::write_views(&report, dir, lang)? {
+        println!("{}", written.display());
+    }
+    Ok(0)
 }
 
 fn diff_cmd(old: &Path, new: &Path, json: bool, lang: Lang) -> anyhow::Result<i32> {

@@ -358,10 +358,16 @@ impl Report {
 /// into `dir`, each atomically; returns their paths in that order. The first failure stops the
 /// writing and is returned; files already written stay, each of them complete.
 pub fn write_all(report: &Report, dir: &Path, lang: Lang) -> Result<Vec<PathBuf>, WriteError> {
-    let json = report.write(dir)?;
+    let mut written = vec![report.write(dir)?];
+    written.extend(write_views(report, dir, lang)?);
+    Ok(written)
+}
+
+/// Writes the views people read, `report.html` and `findings.csv`, in `lang`; returns their paths.
+pub fn write_views(report: &Report, dir: &Path, lang: Lang) -> Result<Vec<PathBuf>, WriteError> {
     let html = write_atomic(dir, REPORT_HTML, html::render(report, lang).as_bytes())?;
     let csv = write_atomic(dir, FINDINGS_CSV, csv::render(report, lang).as_bytes())?;
-    Ok(vec![json, html, csv])
+    Ok(vec![html, csv])
 }
 
 /// Writes `dir/name` atomically: a temporary file `.name.tmp` beside it (mode 0640 on Unix, since a
