@@ -4,6 +4,11 @@
 //! at a lab range through [`Addressing`], and the lab itself is built from the same table, so the
 //! expectations in the tests and the daemons the lab starts cannot drift apart.
 //!
+//! There are two plans ([`LabKind`]): the basic lab (one host per daemon, for discovery and port
+//! scans) and the services lab (weak and hardened twins of each service plus hostile fakes, for
+//! service identification; see `crate::services`). Both share the scanner, the `outside` host and
+//! the dead addresses, so the safety checks are the same in both.
+//!
 //! Every address lies in a benchmarking range that no real network uses: 198.18.0.0/15 (RFC 2544)
 //! for IPv4 and 2001:2::/48 (RFC 5180) for IPv6. A lab uses `198.18.<s>.0/24` and
 //! `2001:2:0:<s>::/64`, where `<s>` is chosen per lab. A host's IPv6 interface id spells its IPv4
@@ -92,7 +97,65 @@ pub mod host {
     pub const EMPTY: &str = "empty";
     /// In the subnet, excluded by the consent; carries the packet counters that must stay at zero.
     pub const OUTSIDE: &str = "outside";
+
+    // The services lab (see `crate::services`): a weak and a hardened twin per service, and fakes.
+    /// vsftpd, anonymous login allowed, no TLS.
+    pub const FTP_WEAK: &str = "ftp-weak";
+    /// vsftpd, no anonymous login, TLS required before `USER`.
+    pub const FTP_SAFE: &str = "ftp-safe";
+    /// Samba with SMB1, signing off and guest access.
+    pub const SMB_WEAK: &str = "smb-weak";
+    /// Samba, SMB 2.1 and up, signing mandatory, no guest.
+    pub const SMB_SAFE: &str = "smb-safe";
+    /// Redis without authentication.
+    pub const REDIS_WEAK: &str = "redis-weak";
+    /// Redis with `requirepass`.
+    pub const REDIS_SAFE: &str = "redis-safe";
+    /// net-snmp with community `public`.
+    pub const SNMP_WEAK: &str = "snmp-weak";
+    /// net-snmp with only a random community.
+    pub const SNMP_SAFE: &str = "snmp-safe";
+    /// Mosquitto with anonymous clients allowed.
+    pub const MQTT_WEAK: &str = "mqtt-weak";
+    /// Mosquitto with a password file and no anonymous clients.
+    pub const MQTT_SAFE: &str = "mqtt-safe";
+    /// nginx: TLS 1.0-1.2 with NULL and anonymous suites, an expired self-signed RSA-1024/SHA-1
+    /// certificate, directory listings.
+    pub const TLS_WEAK: &str = "tls-weak";
+    /// nginx: TLS 1.2-1.3, RSA-2048/SHA-256 certificate from the lab CA, no listings.
+    pub const TLS_SAFE: &str = "tls-safe";
+    /// busybox telnetd (login disabled).
+    pub const TELNET: &str = "telnet";
+    /// Hostile fake: accepts and never speaks.
+    pub const TARPIT: &str = "tarpit";
+    /// Hostile fake: one byte per second, never a complete line.
+    pub const DRIP: &str = "drip";
+    /// Hostile fake: megabytes of garbage without a line end.
+    pub const FLOOD: &str = "flood";
 }
+
+/// Which plan a lab follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LabKind {
+    /// One host per daemon: ssh, web, ftp, redis, snmp, dns, empty.
+    Basic,
+    /// Weak and hardened twins of each service, telnet, and the hostile fakes.
+    Services,
+}
+
+/// The ports every hostile fake listens on: one per kind of probe that reads first (FTP, SSH,
+/// Telnet, SMTP), writes first (HTTP, SMB, MQTT, Redis) or speaks TLS (HTTPS).
+pub const HOSTILE_PORTS: &[Port] = &[
+    Port::tcp(21),
+    Port::tcp(22),
+    Port::tcp(23),
+    Port::tcp(25),
+    Port::tcp(80),
+    Port::tcp(443),
+    Port::tcp(445),
+    Port::tcp(1883),
+    Port::tcp(6379),
+];
 
 /// One row of the plan.
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +166,7 @@ struct Row {
     open: &'static [Port],
 }
 
-/// The hosts of every lab, in start order.
+/// The hosts of the basic lab, in start order.
 const ROWS: &[Row] = &[
     Row { name: host::SCANNER, octet: 2, ipv6: true, open: &[] },
     Row { name: host::SSH, octet: 10, ipv6: false, open: &[Port::tcp(22)] },
@@ -113,6 +176,29 @@ const ROWS: &[Row] = &[
     Row { name: host::SNMP, octet: 14, ipv6: false, open: &[Port::udp(161)] },
     Row { name: host::DNS, octet: 15, ipv6: false, open: &[Port::tcp(53), Port::udp(53)] },
     Row { name: host::EMPTY, octet: 16, ipv6: false, open: &[] },
+    Row { name: host::OUTSIDE, octet: 50, ipv6: true, open: &[] },
+];
+
+/// The hosts of the services lab, in start order (octets apart from the basic lab's, so a mix-up
+/// in a test shows as a missing host rather than a wrong one).
+const SERVICE_ROWS: &[Row] = &[
+    Row { name: host::SCANNER, octet: 2, ipv6: true, open: &[] },
+    Row { name: host::FTP_WEAK, octet: 30, ipv6: false, open: &[Port::tcp(21)] },
+    Row { name: host::FTP_SAFE, octet: 31, ipv6: false, open: &[Port::tcp(21)] },
+    Row { name: host::SMB_WEAK, octet: 32, ipv6: false, open: &[Port::tcp(445)] },
+    Row { name: host::SMB_SAFE, octet: 33, ipv6: false, open: &[Port::tcp(445)] },
+    Row { name: host::REDIS_WEAK, octet: 34, ipv6: false, open: &[Port::tcp(6379)] },
+    Row { name: host::REDIS_SAFE, octet: 35, ipv6: false, open: &[Port::tcp(6379)] },
+    Row { name: host::SNMP_WEAK, octet: 36, ipv6: false, open: &[Port::udp(161)] },
+    Row { name: host::SNMP_SAFE, octet: 37, ipv6: false, open: &[Port::udp(161)] },
+    Row { name: host::MQTT_WEAK, octet: 38, ipv6: false, open: &[Port::tcp(1883)] },
+    Row { name: host::MQTT_SAFE, octet: 39, ipv6: false, open: &[Port::tcp(1883)] },
+    Row { name: host::TLS_WEAK, octet: 40, ipv6: false, open: &[Port::tcp(80), Port::tcp(443)] },
+    Row { name: host::TLS_SAFE, octet: 41, ipv6: false, open: &[Port::tcp(80), Port::tcp(443)] },
+    Row { name: host::TELNET, octet: 42, ipv6: false, open: &[Port::tcp(23)] },
+    Row { name: host::TARPIT, octet: 60, ipv6: false, open: HOSTILE_PORTS },
+    Row { name: host::DRIP, octet: 61, ipv6: false, open: HOSTILE_PORTS },
+    Row { name: host::FLOOD, octet: 62, ipv6: false, open: HOSTILE_PORTS },
     Row { name: host::OUTSIDE, octet: 50, ipv6: true, open: &[] },
 ];
 
@@ -149,12 +235,30 @@ impl LabHost {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Addressing {
     subnet: u8,
+    kind: LabKind,
 }
 
 impl Addressing {
-    /// The plan for third octet `subnet` (clamped into 1..=254).
+    /// The basic plan for third octet `subnet` (clamped into 1..=254).
     pub fn new(subnet: u8) -> Addressing {
-        Addressing { subnet: subnet.clamp(1, 254) }
+        Addressing::of(LabKind::Basic, subnet)
+    }
+
+    /// The plan of kind `kind` for third octet `subnet` (clamped into 1..=254).
+    pub fn of(kind: LabKind, subnet: u8) -> Addressing {
+        Addressing { subnet: subnet.clamp(1, 254), kind }
+    }
+
+    /// Which plan this is.
+    pub fn kind(&self) -> LabKind {
+        self.kind
+    }
+
+    fn rows(&self) -> &'static [Row] {
+        match self.kind {
+            LabKind::Basic => ROWS,
+            LabKind::Services => SERVICE_ROWS,
+        }
     }
 
     /// The third IPv4 octet (also the fourth IPv6 group).
@@ -190,14 +294,19 @@ impl Addressing {
 
     /// Every host, in start order (the scanner first).
     pub fn hosts(&self) -> Vec<LabHost> {
-        ROWS.iter().map(|r| self.row(r)).collect()
+        self.rows().iter().map(|r| self.row(r)).collect()
+    }
+
+    /// The host called `name`, if the plan has it.
+    pub fn find(&self, name: &str) -> Option<LabHost> {
+        self.rows().iter().find(|r| r.name == name).map(|r| self.row(r))
     }
 
     /// The host called `name`; panics on a name that is not in the plan (a bug in the test).
     pub fn host(&self, name: &str) -> LabHost {
-        match ROWS.iter().find(|r| r.name == name) {
+        match self.rows().iter().find(|r| r.name == name) {
             Some(r) => self.row(r),
-            None => panic!("wijk-lab: no host {name:?} in the lab plan"),
+            None => panic!("wijk-lab: no host {name:?} in the {:?} lab plan", self.kind),
         }
     }
 
@@ -260,7 +369,32 @@ mod tests {
 
     #[test]
     fn dead_and_excluded_addresses_belong_to_nobody() {
-        let a = Addressing::new(200);
+        for a in [Addressing::new(200), Addressing::of(LabKind::Services, 200)] {
+            check_dead_and_excluded(a);
+        }
+    }
+
+    #[test]
+    fn services_plan_has_unique_short_names_and_octets() {
+        let a = Addressing::of(LabKind::Services, 7);
+        let hosts = a.hosts();
+        let mut octets: Vec<u8> = hosts.iter().map(|h| h.ipv4.octets()[3]).collect();
+        let mut names: Vec<&str> = hosts.iter().map(|h| h.name).collect();
+        octets.sort_unstable();
+        octets.dedup();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!((octets.len(), names.len()), (hosts.len(), hosts.len()));
+        for h in &hosts {
+            // `p-<name>` is an interface name: at most 15 bytes.
+            assert!(h.name.len() <= 13, "{} is too long for an interface name", h.name);
+            assert_eq!(&h.ipv4.octets()[..3], &[198, 18, 7]);
+        }
+        assert!(a.find(host::WEB).is_none());
+        assert_eq!(a.host(host::TLS_WEAK).open, &[Port::tcp(80), Port::tcp(443)]);
+    }
+
+    fn check_dead_and_excluded(a: Addressing) {
         let owned: Vec<Ipv4Addr> = a.hosts().iter().map(|h| h.ipv4).collect();
         for d in a.dead_addresses() {
             assert!(!owned.contains(&d), "{d} is owned by a host");

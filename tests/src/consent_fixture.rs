@@ -1,10 +1,11 @@
 //! Signed consent documents for tests, made through the agent's own CLI.
 //!
 //! [`ConsentSpec::for_lab`] describes the consent a lab test scans under, in the exact shape of
-//! DESIGN.md ("Consent"): the lab's `/24` and the web host's explicit IPv6 address included, the
-//! `outside` host and one dead address excluded, profile `full`, a window open all week from 00:00
-//! to 00:00 (whole days), valid from yesterday until 30 days from now. Tests change fields to make
-//! the refusal cases (expired, not yet valid, outside every window, narrower profile, lower rate).
+//! DESIGN.md ("Consent"): the lab's `/24` and the web host's explicit IPv6 address (basic lab only)
+//! included, the `outside` host and one dead address excluded, profile `full`, a window open all
+//! week from 00:00 to 00:00 (whole days), valid from yesterday until 30 days from now. Tests change
+//! fields to make the refusal cases (expired, not yet valid, outside every window, narrower profile,
+//! lower rate).
 //!
 //! Keys and signatures come from `wijkagent consent keygen` and `wijkagent consent sign`, so these
 //! helpers also exercise that part of the CLI; every call is bounded in time.
@@ -106,7 +107,7 @@ pub struct ConsentSpec {
 impl ConsentSpec {
     /// The consent for a lab (see the module documentation).
     pub fn for_lab(addr: &Addressing) -> ConsentSpec {
-        let web_v6 = addr.host(crate::addressing::host::WEB).ipv6.map(|v| v.to_string());
+        let web_v6 = addr.find(crate::addressing::host::WEB).and_then(|h| h.ipv6).map(|v| v.to_string());
         let now = now_secs();
         ConsentSpec {
             organisation: "Gemeente Labo".into(),

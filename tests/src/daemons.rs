@@ -35,7 +35,7 @@ pub const PROGRAMS: &[&str] = &["sshd", "ssh-keygen", "nginx", "vsftpd", "redis-
 
 /// One socket a daemon must have open before the lab is ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Listen {
+pub(crate) struct Listen {
     port: Port,
     /// An IPv6 (`[::]`) socket rather than an IPv4 one.
     v6: bool,
@@ -46,11 +46,11 @@ struct Listen {
 pub(crate) struct DaemonPlan {
     pub(crate) host: &'static str,
     pub(crate) name: &'static str,
-    program: PathBuf,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    listens: Vec<Listen>,
-    dir: PathBuf,
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) listens: Vec<Listen>,
+    pub(crate) dir: PathBuf,
 }
 
 /// A started daemon.
@@ -63,11 +63,11 @@ pub(crate) struct Daemon {
     listens: Vec<Listen>,
 }
 
-fn v4(port: Port) -> Listen {
+pub(crate) fn v4(port: Port) -> Listen {
     Listen { port, v6: false }
 }
 
-fn v6(port: Port) -> Listen {
+pub(crate) fn v6(port: Port) -> Listen {
     Listen { port, v6: true }
 }
 
@@ -329,27 +329,27 @@ pub(crate) fn exposed_ports(ip: &Path, ns: &str) -> Result<BTreeSet<Port>> {
         .collect())
 }
 
-fn host_dir(lab_dir: &Path, host: &str) -> Result<PathBuf> {
+pub(crate) fn host_dir(lab_dir: &Path, host: &str) -> Result<PathBuf> {
     let dir = lab_dir.join(host);
     make_dir(&dir)?;
     Ok(dir)
 }
 
 /// Creates a directory readable by the daemons' unprivileged workers (nginx, vsftpd, dnsmasq).
-fn make_dir(dir: &Path) -> Result<()> {
+pub(crate) fn make_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o755))?;
     Ok(())
 }
 
-fn render(dir: &Path, name: &str, template: &str) -> Result<PathBuf> {
+pub(crate) fn render(dir: &Path, name: &str, template: &str) -> Result<PathBuf> {
     let path = dir.join(name);
     fs::write(&path, template.replace("@DIR@", &dir.display().to_string()))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 
-fn path_str(p: &Path) -> String {
+pub(crate) fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
 

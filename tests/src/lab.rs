@@ -1,6 +1,9 @@
 //! The namespace lab: real daemons on a private bridge that no packet can leave.
 //!
-//! [`Lab::up`] builds, for one test, a set of network namespaces named `<prefix>-<pid>-<n>-<role>`:
+//! [`Lab::up`] builds, for one test, the basic lab (one host per daemon, see [`crate::daemons`]);
+//! [`Lab::up_services`] the services lab (weak and hardened twins and hostile fakes, see
+//! [`crate::services`]), a separate plan so that the basic lab's tests stay as fast as they were.
+//! Either is a set of network namespaces named `<prefix>-<pid>-<n>-<role>`:
 //!
 //! - `…-br` holds a Linux bridge `br0` (no addresses, IPv6 off, STP off, multicast flooded);
 //! - one namespace per host of the [addressing plan](crate::addressing), joined to the bridge by a
@@ -10,7 +13,7 @@
 //!   unique within one namespace;
 //! - addresses in `198.18.<s>.0/24` and `2001:2:0:<s>::/64` (`nodad`, DAD and router solicitations
 //!   off, ICMP rate limits off so closed UDP ports answer at once), fixed locally administered MACs;
-//! - real daemons (see [`crate::daemons`]) started with `ip netns exec`, each awaited until it listens;
+//! - real daemons started with `ip netns exec`, each awaited until it listens;
 //! - nftables counters (see [`crate::counters`]) in every host but the scanner.
 //!
 //! No namespace gets a default route or any route via a gateway, and nothing is bridged into the root
@@ -33,10 +36,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::addressing::{host, Addressing, LabHost, Port};
+use crate::addressing::{host, Addressing, LabHost, LabKind, Port};
 use crate::counters::{self, PacketCounts};
 use crate::daemons::{self, Daemon};
 use crate::process::{find_program, is_root, pid_alive, program, run_checked, signal_group, signal_pid, skip};
+use crate::services;
 
 /// Programs a lab needs, besides the daemons in [`daemons::PROGRAMS`].
 const NET_PROGRAMS: &[&str] = &["ip", "nft", "ss", "sysctl"];
@@ -50,9 +54,18 @@ static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
 /// Serialises namespace creation and stale-lab cleanup within one test binary.
 static SETUP: Mutex<()> = Mutex::new(());
 
-/// Every program a lab needs.
+/// Every program a basic lab needs.
 pub fn lab_programs() -> Vec<&'static str> {
-    NET_PROGRAMS.iter().chain(daemons::PROGRAMS).copied().collect()
+    programs_of(LabKind::Basic)
+}
+
+/// Every program a lab of `kind` needs.
+pub fn programs_of(kind: LabKind) -> Vec<&'static str> {
+    let daemons = match kind {
+        LabKind::Basic => daemons::PROGRAMS,
+        LabKind::Services => services::PROGRAMS,
+    };
+    NET_PROGRAMS.iter().chain(daemons).copied().collect()
 }
 
 /// Whether a lab test can run here: root and every lab program. Otherwise prints
@@ -64,7 +77,12 @@ pub fn require_root_or_skip(test: &str) -> bool {
 
 /// [`require_root_or_skip`] that also needs the programs in `extra` (e.g. `nmap`).
 pub fn require_root_and_programs(test: &str, extra: &[&str]) -> bool {
-    let needed: Vec<&str> = lab_programs().into_iter().chain(extra.iter().copied()).collect();
+    require_lab_or_skip(test, LabKind::Basic, extra)
+}
+
+/// [`require_root_and_programs`] for a lab of `kind`.
+pub fn require_lab_or_skip(test: &str, kind: LabKind, extra: &[&str]) -> bool {
+    let needed: Vec<&str> = programs_of(kind).into_iter().chain(extra.iter().copied()).collect();
     let missing: Vec<&str> = needed.iter().copied().filter(|p| find_program(p).is_none()).collect();
     let root = is_root();
     if root && missing.is_empty() {
@@ -94,9 +112,20 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Builds a lab whose names start with `name_prefix` (1–8 characters, `a-z0-9`), starts its
-    /// daemons and waits until each listens. Needs root; see [`require_root_or_skip`].
+    /// Builds a basic lab whose names start with `name_prefix` (1–8 characters, `a-z0-9`), starts
+    /// its daemons and waits until each listens. Needs root; see [`require_root_or_skip`].
     pub fn up(name_prefix: &str) -> Result<Lab> {
+        Lab::build(name_prefix, LabKind::Basic, None)
+    }
+
+    /// Builds a services lab (see [`crate::services`]) like [`Lab::up`]. `hostile` is this crate's
+    /// `hostile` program (`env!("CARGO_BIN_EXE_hostile")`). Needs root and
+    /// [`programs_of`]`(LabKind::Services)`; see [`require_lab_or_skip`].
+    pub fn up_services(name_prefix: &str, hostile: &Path) -> Result<Lab> {
+        Lab::build(name_prefix, LabKind::Services, Some(hostile))
+    }
+
+    fn build(name_prefix: &str, kind: LabKind, hostile: Option<&Path>) -> Result<Lab> {
         if name_prefix.is_empty()
             || name_prefix.len() > 8
             || !name_prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
@@ -106,7 +135,7 @@ impl Lab {
         if !is_root() {
             bail!("Lab::up needs root (network namespaces); call lab::require_root_or_skip first");
         }
-        for p in lab_programs() {
+        for p in programs_of(kind) {
             program(p)?;
         }
         let ip = program("ip")?;
@@ -124,7 +153,7 @@ impl Lab {
 
         let mut lab = Lab {
             name,
-            addr: Addressing::new(subnet),
+            addr: Addressing::of(kind, subnet),
             dir: Some(dir),
             dir_path,
             ip,
@@ -136,7 +165,7 @@ impl Lab {
         lab.build_network().with_context(|| format!("building the network of lab {}", lab.name))?;
         drop(guard);
         lab.install_counters()?;
-        lab.start_daemons()?;
+        lab.start_daemons(hostile)?;
         lab.check_exposed_ports()?;
         lab.check_isolated(host::SCANNER)?;
         Ok(lab)
@@ -372,8 +401,13 @@ impl Lab {
         Ok(())
     }
 
-    fn start_daemons(&mut self) -> Result<()> {
-        for plan in daemons::plan(&self.dir_path, &self.addr)? {
+    fn start_daemons(&mut self, hostile: Option<&Path>) -> Result<()> {
+        let plans = match (self.addr.kind(), hostile) {
+            (LabKind::Basic, _) => daemons::plan(&self.dir_path, &self.addr)?,
+            (LabKind::Services, Some(hostile)) => services::plan(&self.dir_path, &self.addr, hostile)?,
+            (LabKind::Services, None) => bail!("a services lab needs the hostile program"),
+        };
+        for plan in plans {
             let ns = self.netns(plan.host);
             let d = plan.spawn(&self.ip, &ns)?;
             self.daemons.push(d);

@@ -4,6 +4,8 @@
 //! - [`lab`]: [`Lab`](lab::Lab), network namespaces on a private bridge with real daemons, packet
 //!   counters, and the root check every lab test starts with.
 //! - [`daemons`]: the daemons the lab runs and their configurations (templates in `tests/lab/`).
+//! - [`services`]: the services lab: weak and hardened twins of real daemons, and hostile fakes
+//!   ([`hostile`], run by the `hostile` program); [`certs`] makes their certificates.
 //! - [`counters`]: nftables counters that prove no packet reached an out-of-scope host.
 //! - [`agent`]: finding the `wijkagent` binary and running it in an empty network namespace.
 //! - [`consent_fixture`]: consent documents in DESIGN.md's shape, signed through the agent's CLI.
@@ -17,14 +19,17 @@
 pub mod addressing;
 pub mod agent;
 pub mod bench;
+pub mod certs;
 pub mod consent_fixture;
 pub mod counters;
 pub mod daemons;
+pub mod hostile;
 pub mod lab;
 pub mod process;
 pub mod report;
+pub mod services;
 
-pub use addressing::{host, Addressing, LabHost, Port, Proto};
+pub use addressing::{host, Addressing, LabHost, LabKind, Port, Proto, HOSTILE_PORTS};
 pub use counters::PacketCounts;
 pub use lab::{require_root_or_skip, Lab};
 pub use report::Report;

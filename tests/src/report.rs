@@ -62,6 +62,26 @@ pub struct Service {
     /// Recognised service (`ssh`, …), if any.
     #[serde(default)]
     pub service: Option<String>,
+    /// Product (`vsftpd`, `nginx`, …), when identified.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// Version as the product states it, when identified.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// TLS analysis, for TLS services.
+    #[serde(default)]
+    pub tls: Option<Value>,
+    /// Every other field (`note`, `details`, … as the report grows).
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+impl Service {
+    /// Everything the report says about this service besides port, protocol, state, service,
+    /// product, version and TLS, as one JSON text: where a note such as `timeout` would show.
+    pub fn other_text(&self) -> String {
+        Value::Object(self.other.clone()).to_string()
+    }
 }
 
 impl Report {
@@ -85,6 +105,22 @@ impl Report {
     /// Open ports per reported address.
     pub fn open_ports(&self) -> BTreeMap<IpAddr, BTreeSet<Port>> {
         self.hosts.iter().map(|h| (h.address, h.open_ports())).collect()
+    }
+
+    /// The service on `ip` at `port`, if reported.
+    pub fn service(&self, ip: IpAddr, port: Port) -> Option<&Service> {
+        self.host(ip)?.services.iter().find(|s| s.port == port.number && Proto::parse(&s.protocol) == Some(port.proto))
+    }
+
+    /// The weakness ids of the findings for `ip` at `port`.
+    pub fn finding_ids(&self, ip: IpAddr, port: Port) -> BTreeSet<String> {
+        self.findings
+            .iter()
+            .filter(|f| f.get("host").and_then(Value::as_str).and_then(|h| h.parse::<IpAddr>().ok()) == Some(ip))
+            .filter(|f| f.get("port").and_then(Value::as_u64) == Some(u64::from(port.number)))
+            .filter(|f| f.get("protocol").and_then(Value::as_str).and_then(Proto::parse) == Some(port.proto))
+            .filter_map(|f| f.get("id").and_then(Value::as_str).map(str::to_string))
+            .collect()
     }
 
     /// A number from `stats`, if present.
@@ -151,6 +187,25 @@ mod tests {
         assert_eq!(r.host(ip).map(|h| h.open_ports()), Some(BTreeSet::from([Port::tcp(22), Port::udp(161)])));
         assert_eq!(r.addresses().len(), 2);
         assert_eq!(r.stat("hosts_up"), Some(2.0));
+        assert!(r.finding_ids(ip, Port::tcp(22)).is_empty());
+    }
+
+    #[test]
+    fn finds_findings_and_notes_per_service() {
+        let json = r#"{"schema":"wijkagent.report/1","complete":true,
+          "hosts":[{"address":"198.18.7.30","services":[{"port":21,"protocol":"tcp","state":"open","service":"ftp",
+                    "product":"vsftpd","version":"3.0.3","tls":null,"note":"timeout"}]}],
+          "findings":[{"id":"ftp-anonymous-login","severity":"medium","host":"198.18.7.30","port":21,"protocol":"tcp"},
+                      {"id":"ftp-cleartext","severity":"medium","host":"198.18.7.30","port":21,"protocol":"tcp"},
+                      {"id":"telnet-open","severity":"high","host":"198.18.7.30","port":23,"protocol":"tcp"}]}"#;
+        let r: Report = serde_json::from_str(json).expect("parse");
+        let ip: IpAddr = "198.18.7.30".parse().expect("ip");
+        let ids: Vec<String> = r.finding_ids(ip, Port::tcp(21)).into_iter().collect();
+        assert_eq!(ids, ["ftp-anonymous-login", "ftp-cleartext"]);
+        let s = r.service(ip, Port::tcp(21)).expect("service");
+        assert_eq!((s.product.as_deref(), s.version.as_deref()), (Some("vsftpd"), Some("3.0.3")));
+        assert!(s.other_text().contains("timeout"));
+        assert!(r.service(ip, Port::udp(21)).is_none());
     }
 
     #[test]
