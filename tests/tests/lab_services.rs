@@ -230,7 +230,6 @@ fn check_tables(lab: &Lab, report: &Report, rows: &mut Rows) {
 }
 
 #[test]
-#[ignore = "service identification in progress: run with --ignored"]
 fn standard_scan_reports_the_weaknesses_of_each_twin_and_survives_hostile_servers() {
     let test = "standard_scan_reports_the_weaknesses_of_each_twin_and_survives_hostile_servers";
     if !require_lab_or_skip(test, LabKind::Services, &[]) {

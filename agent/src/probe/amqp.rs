@@ -24,17 +24,11 @@ pub struct Start {
 /// Identifies AMQP on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     let mut info = ServiceInfo::named("amqp");
-    let result = match Session::connect(target, limits).await {
-        Ok(mut s) => converse(&mut s, &mut info).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        info.note = Some(e.note());
-    }
+    super::over_connection(target, limits, &mut info, converse).await;
     info
 }
 
-async fn converse<S: super::http::Stream>(s: &mut Session<S>, info: &mut ServiceInfo) -> Result<(), ProbeError> {
+async fn converse<S: super::http::Stream>(mut s: Session<S>, info: &mut ServiceInfo) -> Result<(), ProbeError> {
     s.write_all(b"AMQP\x00\x00\x09\x01").await?;
     let head = s.read_exact(7).await?;
     if head.starts_with(b"AMQP") {
@@ -165,7 +159,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::banner::fake;
+    use crate::probe::fake;
     use tokio::io::AsyncWriteExt;
 
     /// A Connection.Start frame as RabbitMQ sends it (shortened): a nested capabilities table, a
@@ -232,7 +226,7 @@ mod tests {
             }
         })
         .await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("RabbitMQ"), Some("3.12.1")));
         assert_eq!(info.details["mechanisms"], "PLAIN AMQPLAIN");
         assert!(info.observations.is_empty());
@@ -246,10 +240,10 @@ mod tests {
             let _ = s.write_all(b"AMQP\x03\x01\x00\x00").await;
         })
         .await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert_eq!(info.details["protocol"], "AMQP 1.0.0 (SASL)");
         let server = fake::silent().await;
-        let info = identify(&server.target, &fake::limits(300, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(300)).await;
         assert_eq!(info.note.as_deref(), Some("timeout"));
     }
 }

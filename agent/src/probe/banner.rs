@@ -3,12 +3,9 @@
 //! the sanitised banner as a detail. Nothing is sent: unknown ports are not sprayed with other
 //! protocols' requests. UDP ports without a payload of their own are not probed at all.
 //!
-//! Also home to what the text protocols share: [`dialog`] (line dialogues, reply framing) and, for
-//! tests, [`fake`] (tiny loopback servers).
+//! Also home to what the text protocols share: [`dialog`] (line dialogues, reply framing).
 
 pub(crate) mod dialog;
-#[cfg(test)]
-pub(crate) mod fake;
 
 use std::time::Duration;
 
@@ -16,7 +13,7 @@ use tokio::time::Instant;
 
 use super::io::{ProbeError, Session};
 use super::{Limits, ServiceInfo, Target};
-use crate::ports::{self, Proto};
+use crate::ports::Proto;
 
 /// Longest wait for a first byte.
 const WAIT: Duration = Duration::from_secs(2);
@@ -38,26 +35,19 @@ pub struct Recognised {
 
 /// Identifies whatever listens on `target` by its banner.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
-    let mut info = ServiceInfo::named(ports::service_name(target.addr.port(), target.proto).unwrap_or("unknown"));
+    let mut info = ServiceInfo::for_port(target, "unknown");
     if target.proto == Proto::Udp {
         info.note = Some("not-probed: no UDP payload for this port".into());
         return info;
     }
-    let got = match Session::connect(target, limits).await {
-        Ok(mut s) => listen(&mut s).await,
-        Err(e) => Err(e),
+    let Some(got) = super::over_connection(target, limits, &mut info, async |mut s, _| listen(&mut s).await).await
+    else {
+        return info;
     };
-    let got = match got {
-        Ok(got) if got.is_empty() => {
-            info.note = Some("no banner".into());
-            return info;
-        }
-        Ok(got) => got,
-        Err(e) => {
-            info.note = Some(e.note());
-            return info;
-        }
-    };
+    if got.is_empty() {
+        info.note = Some("no banner".into());
+        return info;
+    }
     let shown = if got.first() == Some(&0xff) { super::telnet::negotiate(&got).text } else { got.clone() };
     let banner = super::io::sanitize_bytes(&shown, 200);
     if !banner.is_empty() {
@@ -171,6 +161,7 @@ fn mysql_greeting(b: &[u8]) -> Option<Recognised> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::fake;
     use tokio::io::AsyncWriteExt;
 
     fn names(b: &[u8]) -> Option<(&'static str, Option<String>, Option<String>)> {
@@ -219,7 +210,7 @@ mod tests {
         })
         .await;
         let started = std::time::Instant::now();
-        let info = identify(&server.target, &fake::limits(5000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(5000)).await;
         assert!(started.elapsed() < Duration::from_millis(1800), "stops once the banner pauses, before the 2 s wait");
         assert_eq!(info.details["banner"], "Welkom bij de [1mUPS[0m console");
         assert!(info.observations.is_empty());
@@ -233,7 +224,7 @@ mod tests {
             }
         })
         .await;
-        let info = identify(&server.target, &fake::limits(5000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(5000)).await;
         assert_eq!(info.note.as_deref(), Some("no banner"));
         drop(info);
         assert_eq!(rx.recv().await.expect("closed"), Vec::<u8>::new(), "nothing was sent");
@@ -246,7 +237,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(2)).await;
         })
         .await;
-        let info = identify(&server.target, &fake::limits(3000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(3000)).await;
         assert_eq!(info.service.as_deref(), Some("ssh"));
         assert_eq!(info.product.as_deref(), Some("Dropbear sshd"));
     }

@@ -9,7 +9,7 @@
 mod tests;
 
 use super::banner::dialog::{self, Dialog, Reply};
-use super::io::{ProbeError, Session};
+use super::io::ProbeError;
 use super::{Limits, ServiceInfo, Target};
 use crate::tls::{self, StartTls};
 
@@ -32,16 +32,9 @@ struct Seen {
 /// Identifies FTP on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     let mut info = ServiceInfo::named("ftp");
-    let seen = match Session::connect(target, limits).await {
-        Ok(session) => converse(&mut Dialog::new(session), &mut info).await,
-        Err(e) => Err(e),
-    };
-    let seen = match seen {
-        Ok(seen) => seen,
-        Err(e) => {
-            info.note = Some(e.note());
-            return info;
-        }
+    let talk = async |session, info: &mut ServiceInfo| converse(&mut Dialog::new(session), info).await;
+    let Some(seen) = super::over_connection(target, limits, &mut info, talk).await else {
+        return info;
     };
     let auth_tls = seen.features.as_ref().map(|f| offers_auth_tls(f));
     info.detail(

@@ -16,12 +16,8 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -141,8 +137,9 @@ pub async fn connect(target: &Target, limits: &Limits, tls: bool) -> Result<AnyS
 }
 
 /// A TLS handshake over `stream` that accepts any certificate (identification only: the TLS module
-/// judges certificates), within `within`. The server name is the target's host name if it has one,
-/// else its address (no SNI).
+/// judges certificates), within `within`, with [`tls::client_config_accepting_any`] (TLS 1.3 and
+/// 1.2, no resumption). The server name is the target's host name if it has one, else its address
+/// (no SNI).
 pub async fn tls_connect<S>(
     stream: S,
     target: &Target,
@@ -151,78 +148,13 @@ pub async fn tls_connect<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let connector = tokio_rustls::TlsConnector::from(accept_any_config()?);
-    let name = target
-        .hostname
-        .as_deref()
-        .and_then(|h| ServerName::try_from(h.to_string()).ok())
-        .unwrap_or_else(|| ServerName::IpAddress(target.addr.ip().into()));
-    match tokio::time::timeout(within, connector.connect(name, stream)).await {
+    let config = tls::client_config_accepting_any().map_err(ProbeError::Protocol)?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    match tokio::time::timeout(within, connector.connect(tls::server_name(target), stream)).await {
         Err(_) => Err(ProbeError::Timeout),
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidData => Err(ProbeError::Protocol(format!("TLS: {e}"))),
         Ok(Err(e)) => Err(e.into()),
-    }
-}
-
-/// The client configuration of [`tls_connect`]: rustls with ring, TLS 1.2 and 1.3, no resumption,
-/// any certificate accepted.
-fn accept_any_config() -> Result<Arc<rustls::ClientConfig>, ProbeError> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let verifier =
-                Arc::new(AcceptAny { schemes: provider.signature_verification_algorithms.supported_schemes() });
-            let builder = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?;
-            let mut config = builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth();
-            config.resumption = rustls::client::Resumption::disabled();
-            Ok(Arc::new(config))
-        })
-        .clone()
-        .map_err(ProbeError::Protocol)
-}
-
-/// A certificate verifier that accepts every certificate and signature.
-#[derive(Debug)]
-struct AcceptAny {
-    schemes: Vec<SignatureScheme>,
-}
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.schemes.clone()
     }
 }
 

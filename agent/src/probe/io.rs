@@ -222,11 +222,7 @@ pub fn sanitize_bytes(bytes: &[u8], max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::net::TcpListener;
-
-    fn limits(deadline_ms: u64, max_bytes: usize) -> Limits {
-        Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(deadline_ms), max_bytes }
-    }
+    use crate::probe::fake;
 
     #[test]
     fn sanitize_drops_controls_and_cuts() {
@@ -237,35 +233,20 @@ mod tests {
 
     #[tokio::test]
     async fn a_silent_server_costs_the_deadline_and_no_more() {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = l.local_addr().expect("addr");
-        let keep = tokio::spawn(async move { l.accept().await.map(|(s, _)| s) });
-        let mut s = Session::connect_addr(addr, &limits(300, 1024)).await.expect("connect");
+        let server = fake::silent().await;
+        let mut s = Session::connect_addr(server.target.addr, &fake::limits(300, 1024)).await.expect("connect");
         let started = std::time::Instant::now();
         assert!(matches!(s.read_line().await, Err(ProbeError::Timeout)));
         assert!(started.elapsed() < Duration::from_millis(600));
-        keep.abort();
     }
 
     #[tokio::test]
     async fn a_flooding_server_costs_the_byte_budget_and_no_more() {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = l.local_addr().expect("addr");
-        let flood = tokio::spawn(async move {
-            if let Ok((mut s, _)) = l.accept().await {
-                let junk = vec![b'x'; 64 * 1024];
-                for _ in 0..160 {
-                    if s.write_all(&junk).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        let mut s = Session::connect_addr(addr, &limits(5000, 4096)).await.expect("connect");
+        let server = fake::flood(b"").await;
+        let mut s = Session::connect_addr(server.target.addr, &fake::limits(5000, 4096)).await.expect("connect");
         let line = s.read_line().await.expect("some bytes");
         assert_eq!(line.len(), 4096, "no newline: stops at the line cap, which equals the budget here");
         assert!(matches!(s.read_some(10).await, Err(ProbeError::ByteLimit)));
         assert_eq!(s.bytes_read(), 4096);
-        flood.abort();
     }
 }

@@ -1,12 +1,5 @@
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
 use super::*;
-use crate::ports::Proto;
+use crate::probe::fake;
 
 /// BindResponse to message 1: success.
 const BIND_OK: [u8; 14] = [
@@ -161,39 +154,10 @@ fn answer(dir: Directory, request: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
-async fn fake_server(answer: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync + 'static) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let answer = Arc::new(answer);
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let answer = answer.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                while let Ok(n @ 1..) = s.read(&mut buf).await {
-                    match answer(&buf[..n]) {
-                        Some(reply) if s.write_all(&reply).await.is_ok() => {}
-                        _ => break,
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn target(addr: SocketAddr) -> Target {
-    Target { addr, proto: Proto::Tcp, hostname: None, deep: false, ot_allowed: false }
-}
-
-fn limits(ms: u64) -> Limits {
-    Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(ms), max_bytes: 64 * 1024 }
-}
-
 #[tokio::test]
 async fn an_open_directory_is_a_finding() {
-    let addr = fake_server(|req| answer(Directory { open: true, starttls: 2 }, req)).await;
-    let info = identify(&target(addr), &limits(2000), false).await;
+    let server = fake::answering(|req| answer(Directory { open: true, starttls: 2 }, req)).await;
+    let info = identify(&server.target, &fake::deadline(2000), false).await;
     assert_eq!(info.note, None);
     assert_eq!(info.product.as_deref(), Some("OpenLDAP"));
     assert_eq!(info.details.get("naming-contexts").map(String::as_str), Some("dc=example,dc=org"));
@@ -204,8 +168,8 @@ async fn an_open_directory_is_a_finding() {
 
 #[tokio::test]
 async fn a_directory_showing_only_its_root_dse_is_no_finding() {
-    let addr = fake_server(|req| answer(Directory { open: false, starttls: 0 }, req)).await;
-    let info = identify(&target(addr), &limits(2000), false).await;
+    let server = fake::answering(|req| answer(Directory { open: false, starttls: 0 }, req)).await;
+    let info = identify(&server.target, &fake::deadline(2000), false).await;
     assert!(info.observations.is_empty(), "{:?}", info.observations);
     assert_eq!(info.details.get("anonymous-bind").map(String::as_str), Some("aanvaard"));
     assert_eq!(info.details.get("starttls").map(String::as_str), Some("aanvaard"));
@@ -213,18 +177,15 @@ async fn a_directory_showing_only_its_root_dse_is_no_finding() {
 
 #[tokio::test]
 async fn a_silent_server_ends_within_the_limits() {
-    let addr = fake_server(|_| Some(Vec::new())).await;
-    let started = Instant::now();
-    let info = identify(&target(addr), &limits(300), false).await;
-    assert!(started.elapsed() < Duration::from_millis(800), "{:?}", started.elapsed());
-    assert_eq!(info.note.as_deref(), Some("timeout"));
+    let server = fake::silent().await;
+    let info = fake::times_out(&server.target, 300, 800, async |t, l| identify(t, l, false).await).await;
     assert!(info.observations.is_empty());
 }
 
 #[tokio::test]
 async fn a_flooding_server_costs_the_byte_budget() {
     // a message header claiming 16 MiB, then junk
-    let addr = fake_server(|_| Some([&[0x30, 0x84, 0x01, 0x00, 0x00, 0x00][..], &[0u8; 4096]].concat())).await;
-    let info = identify(&target(addr), &Limits { max_bytes: 2048, ..limits(2000) }, false).await;
+    let server = fake::answering(|_| Some([&[0x30, 0x84, 0x01, 0x00, 0x00, 0x00][..], &[0u8; 4096]].concat())).await;
+    let info = identify(&server.target, &fake::limits(2000, 2048), false).await;
     assert!(info.note.as_deref().is_some_and(|n| n.contains("byte budget")), "{:?}", info.note);
 }

@@ -6,8 +6,11 @@
 //! A probe reports a [`ServiceInfo`]: names, details and [`Observation`]s. An observation names a
 //! weakness id of the catalog (`rules/`) with the evidence that shows it; the rules turn observations,
 //! service names and versions into findings. TLS is analysed by [`crate::tls`], called from the
-//! probes of TLS ports and of protocols with STARTTLS.
+//! probes of TLS ports and of protocols with STARTTLS. The tests of every probe (and of the TLS
+//! analysis) talk to tiny loopback servers from one kit, `fake` (test builds only).
 
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod io;
 
 pub mod amqp;
@@ -40,6 +43,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::ports::{self, Proto};
+use io::{ProbeError, Session};
 
 /// One open port to identify.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +119,11 @@ impl ServiceInfo {
         ServiceInfo { service: Some(service.to_string()), ..Default::default() }
     }
 
+    /// Named as the port list names `target`'s port, else `fallback`.
+    pub fn for_port(target: &Target, fallback: &str) -> ServiceInfo {
+        ServiceInfo::named(ports::service_name(target.addr.port(), target.proto).unwrap_or(fallback))
+    }
+
     /// Records an observation.
     pub fn observe(&mut self, weakness: &str, evidence: impl Into<String>) {
         self.observations.push(Observation::new(weakness, evidence));
@@ -123,6 +132,28 @@ impl ServiceInfo {
     /// Records a detail, sanitised ([`io::sanitize`]) and cut to 200 characters.
     pub fn detail(&mut self, key: &str, value: &str) {
         self.details.insert(key.to_string(), io::sanitize(value, 200));
+    }
+}
+
+/// Connects to `target` and hands the session to `converse`, which fills `info`; whatever stops
+/// either becomes `info.note`, and then the answer is `None`. The preamble of every probe that has
+/// one conversation over one plain TCP connection.
+pub(crate) async fn over_connection<T>(
+    target: &Target,
+    limits: &Limits,
+    info: &mut ServiceInfo,
+    converse: impl AsyncFnOnce(Session, &mut ServiceInfo) -> Result<T, ProbeError>,
+) -> Option<T> {
+    let result = match Session::connect(target, limits).await {
+        Ok(session) => converse(session, info).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(value) => Some(value),
+        Err(e) => {
+            info.note = Some(e.note());
+            None
+        }
     }
 }
 
@@ -264,7 +295,7 @@ impl Prober {
                 Prober::Ssdp => ssdp::identify(target, limits).await,
                 Prober::Ot => ot::identify(target, limits).await,
                 Prober::Printer => {
-                    let mut info = ServiceInfo::named(ports::service_name(target.addr.port(), target.proto).unwrap_or("printer"));
+                    let mut info = ServiceInfo::for_port(target, "printer");
                     info.note = Some("not-probed: printer port".into());
                     info
                 }

@@ -81,8 +81,7 @@ pub(crate) fn parse_reply(op_code: i32, body: &[u8]) -> Result<Document, String>
 
 /// Identifies MongoDB on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
-    let mut info =
-        ServiceInfo::named(crate::ports::service_name(target.addr.port(), target.proto).unwrap_or("mongodb"));
+    let mut info = ServiceInfo::for_port(target, "mongodb");
     if let Err(e) = run(target, limits, &mut info).await {
         info.note = Some(e.note());
     }

@@ -1,11 +1,5 @@
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
 use super::*;
-use crate::ports::Proto;
+use crate::probe::fake;
 
 /// OP_REPLY to request 1: `{ismaster: true, maxWireVersion: 5, ok: 1.0}` (MongoDB 3.4).
 const IS_MASTER_REPLY: [u8; 84] = [
@@ -105,39 +99,10 @@ fn answer(wire: i64, open: bool, request: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-async fn fake_server(wire: i64, open: bool) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                while let Ok(n @ 1..) = s.read(&mut buf).await {
-                    if wire < 0 {
-                        continue; // silent
-                    }
-                    match answer(wire, open, &buf[..n]) {
-                        Some(reply) if s.write_all(&reply).await.is_ok() => {}
-                        _ => break,
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn target(addr: SocketAddr) -> Target {
-    Target { addr, proto: Proto::Tcp, hostname: None, deep: false, ot_allowed: false }
-}
-
-fn limits(ms: u64) -> Limits {
-    Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(ms), max_bytes: 64 * 1024 }
-}
-
 #[tokio::test]
 async fn databases_listed_without_login_are_a_finding() {
-    let info = identify(&target(fake_server(17, true).await), &limits(2000)).await;
+    let server = fake::answering(|req| answer(17, true, req)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.note, None);
     assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("MongoDB"), Some("7.0.5")));
     let obs = info.observations.iter().find(|o| o.weakness == "mongodb-no-auth").expect("finding");
@@ -146,7 +111,8 @@ async fn databases_listed_without_login_are_a_finding() {
 
 #[tokio::test]
 async fn an_old_server_requiring_auth_is_no_finding() {
-    let info = identify(&target(fake_server(5, false).await), &limits(2000)).await;
+    let server = fake::answering(|req| answer(5, false, req)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.note, None);
     assert_eq!(info.details.get("max-wire-version").map(String::as_str), Some("5"));
     assert!(info.observations.is_empty());
@@ -158,9 +124,7 @@ async fn an_old_server_requiring_auth_is_no_finding() {
 
 #[tokio::test]
 async fn a_silent_server_ends_within_the_limits() {
-    let started = Instant::now();
-    let info = identify(&target(fake_server(-1, false).await), &limits(300)).await;
-    assert!(started.elapsed() < Duration::from_millis(800));
-    assert_eq!(info.note.as_deref(), Some("timeout"));
+    let server = fake::silent().await;
+    let info = fake::times_out(&server.target, 300, 800, identify).await;
     assert!(info.observations.is_empty());
 }

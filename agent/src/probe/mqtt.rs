@@ -76,7 +76,7 @@ fn meaning(code: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::banner::fake;
+    use crate::probe::fake;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
@@ -122,7 +122,7 @@ mod tests {
     #[tokio::test]
     async fn an_anonymous_broker_and_a_polite_disconnect() {
         let (server, mut rx) = broker(0).await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024), false).await;
+        let info = identify(&server.target, &fake::deadline(2000), false).await;
         assert_eq!(info.observations[0].weakness, "mqtt-anonymous");
         assert_eq!(rx.recv().await.expect("after"), [0xe0, 0x00], "DISCONNECT");
     }
@@ -130,7 +130,7 @@ mod tests {
     #[tokio::test]
     async fn a_broker_requiring_login_has_no_weakness() {
         let (server, _rx) = broker(5).await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024), false).await;
+        let info = identify(&server.target, &fake::deadline(2000), false).await;
         assert!(info.observations.is_empty());
         assert_eq!(info.details["connack"], "5 (niet gemachtigd)");
     }
@@ -145,12 +145,12 @@ mod tests {
             }
         })
         .await;
-        let info = identify(&server.target, &fake::limits(3000, 64 * 1024), true).await;
+        let info = identify(&server.target, &fake::deadline(3000), true).await;
         assert_eq!(info.service.as_deref(), Some("mqtts"));
         assert_eq!(info.observations[0].weakness, "mqtt-anonymous");
 
         let server = fake::silent().await;
-        let info = identify(&server.target, &fake::limits(300, 64 * 1024), false).await;
+        let info = identify(&server.target, &fake::deadline(300), false).await;
         assert_eq!(info.note.as_deref(), Some("timeout"));
     }
 }

@@ -88,7 +88,7 @@ pub(crate) fn release(major: u8, minor: u8) -> Option<&'static str> {
 
 /// Identifies SQL Server on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
-    let mut info = ServiceInfo::named(crate::ports::service_name(target.addr.port(), target.proto).unwrap_or("mssql"));
+    let mut info = ServiceInfo::for_port(target, "mssql");
     match exchange(target, limits).await {
         Ok(p) => describe(&mut info, &p),
         Err(e) => info.note = Some(e.note()),

@@ -1,11 +1,5 @@
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
 use super::*;
-use crate::ports::Proto;
+use crate::probe::fake;
 
 /// SQL Server 2019 (15.0.2000.5) PRELOGIN answer, encryption for the login only.
 const SQL2019: [u8; 43] = [
@@ -52,36 +46,15 @@ fn truncated_garbage_and_out_of_range_options_are_refused() {
     assert_eq!(parse_prelogin(&[0x07; 200]), None);
 }
 
-async fn fake_server(answer: Vec<u8>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let answer = answer.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 512];
-                while let Ok(n @ 1..) = s.read(&mut buf).await {
-                    if buf[..n] == PRELOGIN && s.write_all(&answer).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn target(addr: SocketAddr) -> Target {
-    Target { addr, proto: Proto::Tcp, hostname: None, deep: false, ot_allowed: false }
-}
-
-fn limits(ms: u64) -> Limits {
-    Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(ms), max_bytes: 64 * 1024 }
+/// A fake SQL Server answering PRELOGIN with `answer`, and nothing else.
+async fn fake_server(answer: Vec<u8>) -> fake::Server {
+    fake::answering(move |req| Some(if req == PRELOGIN { answer.clone() } else { Vec::new() })).await
 }
 
 #[tokio::test]
 async fn identifies_sql_server_and_its_encryption() {
-    let info = identify(&target(fake_server(SQL2019.to_vec()).await), &limits(2000)).await;
+    let server = fake_server(SQL2019.to_vec()).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.product.as_deref(), Some("Microsoft SQL Server"));
     assert_eq!(info.version.as_deref(), Some("15.0.2000"));
     assert_eq!(info.details.get("release").map(String::as_str), Some("SQL Server 2019"));
@@ -93,15 +66,14 @@ async fn identifies_sql_server_and_its_encryption() {
 async fn an_oversized_length_is_a_clean_error() {
     let mut huge = SQL2019.to_vec();
     huge[2..4].copy_from_slice(&[0xff, 0xff]);
-    let info = identify(&target(fake_server(huge).await), &limits(2000)).await;
+    let server = fake_server(huge).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert!(info.note.as_deref().is_some_and(|n| n.contains("length 65535")), "{:?}", info.note);
     assert_eq!(info.product, None);
 }
 
 #[tokio::test]
 async fn a_silent_server_ends_within_the_limits() {
-    let started = Instant::now();
-    let info = identify(&target(fake_server(Vec::new()).await), &limits(300)).await;
-    assert!(started.elapsed() < Duration::from_millis(800));
-    assert_eq!(info.note.as_deref(), Some("timeout"));
+    let server = fake::silent().await;
+    fake::times_out(&server.target, 300, 800, identify).await;
 }

@@ -40,7 +40,7 @@ pub(crate) enum Greeting {
 
 /// Identifies MySQL or MariaDB on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
-    let mut info = ServiceInfo::named(crate::ports::service_name(target.addr.port(), target.proto).unwrap_or("mysql"));
+    let mut info = ServiceInfo::for_port(target, "mysql");
     match greeting(target, limits).await {
         Ok(g) => describe(&mut info, &g),
         Err(e) => info.note = Some(e.note()),

@@ -1,11 +1,5 @@
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
 use super::*;
-use crate::ports::Proto;
+use crate::probe::fake;
 
 /// MySQL 8.0 greeting, with its 4-byte packet header.
 fn mysql8() -> Vec<u8> {
@@ -106,33 +100,10 @@ fn truncated_and_garbage_greetings_never_panic() {
     assert_eq!(parse_greeting(&[0x0a, b'8', b'.', b'0']), None); // no NUL after the version
 }
 
-async fn fake_server(greeting: Vec<u8>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let greeting = greeting.clone();
-            tokio::spawn(async move {
-                let _ = s.write_all(&greeting).await;
-                let mut buf = [0u8; 512];
-                while let Ok(1..) = s.read(&mut buf).await {}
-            });
-        }
-    });
-    addr
-}
-
-fn target(addr: SocketAddr) -> Target {
-    Target { addr, proto: Proto::Tcp, hostname: None, deep: false, ot_allowed: false }
-}
-
-fn limits(ms: u64) -> Limits {
-    Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(ms), max_bytes: 64 * 1024 }
-}
-
 #[tokio::test]
 async fn identifies_mysql_from_its_greeting() {
-    let info = identify(&target(fake_server(mysql8()).await), &limits(2000)).await;
+    let server = fake::greeting(mysql8()).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.service.as_deref(), Some("mysql"));
     assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("MySQL"), Some("8.0.36")));
     assert_eq!(info.details.get("tls").map(String::as_str), Some("aangeboden"));
@@ -142,7 +113,8 @@ async fn identifies_mysql_from_its_greeting() {
 
 #[tokio::test]
 async fn a_refusing_server_becomes_the_note() {
-    let info = identify(&target(fake_server(host_not_allowed()).await), &limits(2000)).await;
+    let server = fake::greeting(host_not_allowed()).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.note.as_deref(), Some("refused: host not allowed to connect"));
     assert!(info.details.get("error").is_some_and(|e| e.starts_with("1130 Host")));
 }
@@ -150,14 +122,13 @@ async fn a_refusing_server_becomes_the_note() {
 #[tokio::test]
 async fn an_oversized_length_is_refused_before_reading_it() {
     // header claiming 16 MiB - 1, then a little junk
-    let info = identify(&target(fake_server(vec![0xff, 0xff, 0xff, 0x00, 0x0a, 0x00]).await), &limits(2000)).await;
+    let server = fake::greeting(vec![0xff, 0xff, 0xff, 0x00, 0x0a, 0x00]).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert!(info.note.as_deref().is_some_and(|n| n.contains("packet length 16777215")), "{:?}", info.note);
 }
 
 #[tokio::test]
 async fn a_silent_server_ends_within_the_limits() {
-    let started = Instant::now();
-    let info = identify(&target(fake_server(Vec::new()).await), &limits(300)).await;
-    assert!(started.elapsed() < Duration::from_millis(800));
-    assert_eq!(info.note.as_deref(), Some("timeout"));
+    let server = fake::silent().await;
+    fake::times_out(&server.target, 300, 800, identify).await;
 }

@@ -24,16 +24,9 @@ pub struct Info {
 /// Identifies NATS on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     let mut info = ServiceInfo::named("nats");
-    let line = match Session::connect(target, limits).await {
-        Ok(mut s) => s.read_until(MAX_INFO, |b| b.contains(&b'\n')).await,
-        Err(e) => Err(e),
-    };
-    let line = match line {
-        Ok(line) => line,
-        Err(e) => {
-            info.note = Some(e.note());
-            return info;
-        }
+    let first_line = async |mut s: Session, _: &mut ServiceInfo| s.read_until(MAX_INFO, |b| b.contains(&b'\n')).await;
+    let Some(line) = super::over_connection(target, limits, &mut info, first_line).await else {
+        return info;
     };
     let Some(parsed) = parse_info(&line) else {
         info.detail("banner", &super::io::sanitize_bytes(&line, 200));
@@ -71,7 +64,7 @@ pub fn parse_info(line: &[u8]) -> Option<Info> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::banner::fake;
+    use crate::probe::fake;
     use tokio::io::AsyncWriteExt;
 
     const OPEN: &[u8] = b"INFO {\"server_id\":\"NBX\",\"server_name\":\"gemeente-nats\",\"version\":\"2.10.7\",\"go\":\"go1.21\",\"max_payload\":1048576}\r\n";
@@ -103,14 +96,14 @@ mod tests {
     #[tokio::test]
     async fn open_and_locked_servers() {
         let server = nats(OPEN).await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("NATS Server"), Some("2.10.7")));
         assert_eq!(info.observations[0].weakness, "nats-no-auth");
         let server = nats(LOCKED).await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert!(info.observations.is_empty());
         let server = fake::silent().await;
-        let info = identify(&server.target, &fake::limits(300, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(300)).await;
         assert_eq!(info.note.as_deref(), Some("timeout"));
     }
 }

@@ -55,7 +55,7 @@ pub(crate) fn parse_reply(bytes: &[u8]) -> Option<NtpReply> {
 
 /// Identifies NTP on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
-    let mut info = ServiceInfo::named(crate::ports::service_name(target.addr.port(), target.proto).unwrap_or("ntp"));
+    let mut info = ServiceInfo::for_port(target, "ntp");
     match io::udp_exchange(target, &NTP_CLIENT, limits).await {
         Ok(bytes) => match parse_reply(&bytes) {
             Some(reply) => describe(&mut info, &reply),
@@ -89,13 +89,8 @@ fn describe(info: &mut ServiceInfo, reply: &NtpReply) {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
-    use std::time::{Duration, Instant};
-
-    use tokio::net::UdpSocket;
-
     use super::*;
-    use crate::ports::Proto;
+    use crate::probe::fake;
 
     /// A stratum-2 NTPv4 server answer synchronised to 192.0.2.123.
     fn server_reply() -> [u8; 48] {
@@ -132,31 +127,14 @@ mod tests {
         assert_eq!(parse_reply(&v0), None);
     }
 
-    async fn fake_server(reply: Option<[u8; 48]>) -> SocketAddr {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        let addr = sock.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let mut buf = [0u8; 128];
-            while let Ok((_, from)) = sock.recv_from(&mut buf).await {
-                if let Some(r) = reply {
-                    let _ = sock.send_to(&r, from).await;
-                }
-            }
-        });
-        addr
-    }
-
-    fn target(addr: SocketAddr) -> Target {
-        Target { addr, proto: Proto::Udp, hostname: None, deep: false, ot_allowed: false }
-    }
-
-    fn limits(ms: u64) -> Limits {
-        Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(ms), max_bytes: 64 * 1024 }
+    async fn fake_server(reply: Option<[u8; 48]>) -> fake::Server {
+        fake::udp(move |_| reply.map(|r| r.to_vec())).await
     }
 
     #[tokio::test]
     async fn reads_stratum_and_reference_from_a_server() {
-        let info = identify(&target(fake_server(Some(server_reply())).await), &limits(2000)).await;
+        let server = fake_server(Some(server_reply())).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert_eq!(info.service.as_deref(), Some("ntp"));
         assert_eq!(info.details.get("stratum").map(String::as_str), Some("2"));
         assert_eq!(info.details.get("reference-id").map(String::as_str), Some("192.0.2.123"));
@@ -166,9 +144,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_silent_server_ends_within_the_limits() {
-        let started = Instant::now();
-        let info = identify(&target(fake_server(None).await), &limits(300)).await;
-        assert!(started.elapsed() < Duration::from_millis(800));
-        assert_eq!(info.note.as_deref(), Some("timeout"));
+        let server = fake_server(None).await;
+        fake::times_out(&server.target, 300, 800, identify).await;
     }
 }

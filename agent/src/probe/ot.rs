@@ -39,7 +39,7 @@ pub const NO_REQUEST: &str = "not-probed: no identification request for this OT 
 /// Identifies a building-control / OT service on `target`, if the consent allows it.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     let port = target.addr.port();
-    let mut info = ServiceInfo::named(crate::ports::service_name(port, target.proto).unwrap_or("ot"));
+    let mut info = ServiceInfo::for_port(target, "ot");
     if !target.ot_allowed {
         info.note = Some(NOT_ALLOWED.into());
         return info;
@@ -51,13 +51,9 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
         (Proto::Tcp, 44818) => enip::identify(target, limits, &mut info).await,
         (Proto::Tcp, 1911) => fox::identify(target, limits, &mut info).await,
         (Proto::Tcp, 4911) => {
-            match super::http::connect(target, limits, true).await {
-                Ok(mut s) => {
-                    if let Err(e) = fox::converse(&mut s, &mut info).await {
-                        info.note = Some(e.note());
-                    }
-                }
-                Err(e) => info.note = Some(e.note()),
+            let hello = async { fox::converse(super::http::connect(target, limits, true).await?, &mut info).await };
+            if let Err(e) = hello.await {
+                info.note = Some(e.note());
             }
             info.tls = tls::analyse(target, StartTls::Implicit, limits).await;
         }

@@ -45,7 +45,7 @@ pub(crate) fn parse_hello(bytes: &[u8]) -> Option<Vec<(String, String)>> {
 
 /// Sends the hello over `s` and fills `info` from the answer.
 pub(super) async fn converse<S: AsyncRead + AsyncWrite + Unpin + Send>(
-    s: &mut Session<S>,
+    mut s: Session<S>,
     info: &mut ServiceInfo,
 ) -> Result<(), ProbeError> {
     s.write_all(HELLO).await?;
@@ -65,13 +65,7 @@ pub(super) async fn converse<S: AsyncRead + AsyncWrite + Unpin + Send>(
 
 /// Plain Fox (1911): connect, hello.
 pub(super) async fn identify(target: &Target, limits: &Limits, info: &mut ServiceInfo) {
-    let result = match Session::connect(target, limits).await {
-        Ok(mut s) => converse(&mut s, info).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        info.note = Some(e.note());
-    }
+    crate::probe::over_connection(target, limits, info, converse).await;
 }
 
 #[cfg(test)]

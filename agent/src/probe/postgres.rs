@@ -98,8 +98,7 @@ pub(crate) fn parse_header(header: &[u8]) -> Result<(u8, usize), ProbeError> {
 
 /// Identifies PostgreSQL on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
-    let mut info =
-        ServiceInfo::named(crate::ports::service_name(target.addr.port(), target.proto).unwrap_or("postgresql"));
+    let mut info = ServiceInfo::for_port(target, "postgresql");
     let started = Instant::now();
     let ssl = match run(target, limits, started, &mut info).await {
         Ok(ssl) => ssl,

@@ -1,12 +1,5 @@
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
 use super::*;
-use crate::ports::Proto;
+use crate::probe::fake;
 
 /// AuthenticationSASL offering SCRAM-SHA-256 (PostgreSQL 14+ default).
 const AUTH_SASL: [u8; 24] = [
@@ -87,42 +80,19 @@ fn refuses_oversized_and_garbage_headers() {
 }
 
 /// A fake PostgreSQL: answers SSLRequest with `ssl`, the StartupMessage with `startup`.
-async fn fake_server(ssl: u8, startup: Vec<u8>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let startup = Arc::new(startup);
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let startup = startup.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                while let Ok(n @ 1..) = s.read(&mut buf).await {
-                    let reply = match &buf[..n] {
-                        r if r == SSL_REQUEST => vec![ssl],
-                        r if r.get(4..8) == Some(&[0, 3, 0, 0]) => startup.to_vec(),
-                        _ => break,
-                    };
-                    if s.write_all(&reply).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn target(addr: SocketAddr) -> Target {
-    Target { addr, proto: Proto::Tcp, hostname: None, deep: false, ot_allowed: false }
-}
-
-fn limits(ms: u64) -> Limits {
-    Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(ms), max_bytes: 64 * 1024 }
+async fn fake_server(ssl: u8, startup: Vec<u8>) -> fake::Server {
+    fake::answering(move |r| match r {
+        r if r == SSL_REQUEST => Some(vec![ssl]),
+        r if r.get(4..8) == Some(&[0, 3, 0, 0]) => Some(startup.clone()),
+        _ => None,
+    })
+    .await
 }
 
 #[tokio::test]
 async fn reads_the_auth_method_after_a_refused_ssl_request() {
-    let info = identify(&target(fake_server(b'N', AUTH_SASL.to_vec()).await), &limits(2000)).await;
+    let server = fake_server(b'N', AUTH_SASL.to_vec()).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.product.as_deref(), Some("PostgreSQL"));
     assert_eq!(info.version, None);
     assert_eq!(info.details.get("ssl").map(String::as_str), Some("niet ondersteund (SSLRequest: N)"));
@@ -134,7 +104,8 @@ async fn reads_the_auth_method_after_a_refused_ssl_request() {
 
 #[tokio::test]
 async fn asks_again_on_a_fresh_connection_after_ssl_yes() {
-    let info = identify(&target(fake_server(b'S', error_response("28000", NO_HBA)).await), &limits(2000)).await;
+    let server = fake_server(b'S', error_response("28000", NO_HBA)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.details.get("ssl").map(String::as_str), Some("ondersteund"));
     assert_eq!(info.details.get("error-code").map(String::as_str), Some("28000"));
     assert_eq!(info.details.get("error-severity").map(String::as_str), Some("FATAL"));
@@ -146,7 +117,8 @@ async fn asks_again_on_a_fresh_connection_after_ssl_yes() {
 async fn trust_authentication_is_a_detail() {
     let mut answer = AUTH_OK.to_vec();
     answer.extend(error_response("28000", "role \"wijkagent\" does not exist"));
-    let info = identify(&target(fake_server(b'N', answer).await), &limits(2000)).await;
+    let server = fake_server(b'N', answer).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert!(info.details.get("auth-method").is_some_and(|m| m.starts_with("trust")), "{:?}", info.details);
     assert_eq!(info.details.get("error-code").map(String::as_str), Some("28000"));
 }
@@ -159,25 +131,21 @@ async fn a_trusted_login_reads_the_version_and_says_goodbye() {
     answer.extend_from_slice(&((status.len() + 4) as u32).to_be_bytes());
     answer.extend_from_slice(status);
     answer.extend_from_slice(&[b'Z', 0, 0, 0, 5, b'I']); // ReadyForQuery, idle
-    let info = identify(&target(fake_server(b'N', answer).await), &limits(2000)).await;
+    let server = fake_server(b'N', answer).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.version.as_deref(), Some("16.2 (Debian 16.2-1.pgdg120+2)"));
 }
 
 #[tokio::test]
 async fn a_silent_server_ends_within_the_limits() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let keep = tokio::spawn(async move { listener.accept().await.map(|(s, _)| s) });
-    let started = Instant::now();
-    let info = identify(&target(addr), &limits(300)).await;
-    assert!(started.elapsed() < Duration::from_millis(800));
-    assert_eq!(info.note.as_deref(), Some("timeout"));
-    keep.abort();
+    let server = fake::silent().await;
+    fake::times_out(&server.target, 300, 800, identify).await;
 }
 
 #[tokio::test]
 async fn a_non_postgres_answer_is_a_clean_error() {
-    let info = identify(&target(fake_server(b'H', Vec::new()).await), &limits(2000)).await;
+    let server = fake_server(b'H', Vec::new()).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert!(info.note.as_deref().is_some_and(|n| n.contains("SSLRequest answered 'H'")), "{:?}", info.note);
     assert_eq!(info.product, None);
 }

@@ -104,7 +104,7 @@ pub(crate) fn failure_name(code: u32) -> &'static str {
 
 /// Identifies RDP on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
-    let mut info = ServiceInfo::named(crate::ports::service_name(target.addr.port(), target.proto).unwrap_or("rdp"));
+    let mut info = ServiceInfo::for_port(target, "rdp");
     if let Err(e) = run(target, limits, &mut info).await {
         info.note = Some(e.note());
     }

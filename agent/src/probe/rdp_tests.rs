@@ -1,12 +1,5 @@
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
 use super::*;
-use crate::ports::Proto;
+use crate::probe::fake;
 
 /// Connection Confirm selecting HYBRID (Windows with NLA).
 const CC_HYBRID: [u8; 19] = [
@@ -72,43 +65,21 @@ fn truncated_and_foreign_tpdus_are_errors() {
     assert!(parse_confirm(&odd[4..]).is_err());
 }
 
-/// A fake RDP server answering each requested-protocols value with `policy(requested)`.
-async fn fake_server(policy: impl Fn(u32) -> Option<Confirm> + Send + Sync + 'static) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let policy = Arc::new(policy);
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let policy = policy.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 1024];
-                while let Ok(n @ 4..) = s.read(&mut buf).await {
-                    let requested = u32::from_le_bytes([buf[n - 4], buf[n - 3], buf[n - 2], buf[n - 1]]);
-                    match policy(requested) {
-                        Some(c) if s.write_all(&confirm(c)).await.is_ok() => {}
-                        Some(_) => break,
-                        None => continue, // silent
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn target(addr: SocketAddr) -> Target {
-    Target { addr, proto: Proto::Tcp, hostname: None, deep: false, ot_allowed: false }
-}
-
-fn limits(ms: u64) -> Limits {
-    Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(ms), max_bytes: 64 * 1024 }
+/// A fake RDP server answering each requested-protocols value (the request's last four bytes) with
+/// `policy(requested)`; `None` is silence.
+async fn fake_server(policy: impl Fn(u32) -> Option<Confirm> + Send + Sync + 'static) -> fake::Server {
+    fake::answering(move |req| {
+        let requested = u32::from_le_bytes(req.last_chunk::<4>().copied()?);
+        Some(policy(requested).map(confirm).unwrap_or_default())
+    })
+    .await
 }
 
 #[tokio::test]
 async fn standard_rdp_security_is_a_finding() {
     // xrdp-like: takes RDP, picks TLS when offered TLS or CredSSP
-    let addr = fake_server(|r| Some(Confirm::Selected(if r == 0 { PROTOCOL_RDP } else { PROTOCOL_SSL }))).await;
-    let info = identify(&target(addr), &limits(2000)).await;
+    let server = fake_server(|r| Some(Confirm::Selected(if r == 0 { PROTOCOL_RDP } else { PROTOCOL_SSL }))).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.service.as_deref(), Some("rdp"));
     assert_eq!(info.observations.len(), 1);
     assert_eq!(info.observations[0].weakness, "rdp-nla-disabled");
@@ -118,11 +89,11 @@ async fn standard_rdp_security_is_a_finding() {
 
 #[tokio::test]
 async fn enforced_nla_is_no_finding() {
-    let addr = fake_server(|r| {
+    let server = fake_server(|r| {
         Some(if r & PROTOCOL_HYBRID != 0 { Confirm::Selected(PROTOCOL_HYBRID) } else { Confirm::Failure(5) })
     })
     .await;
-    let info = identify(&target(addr), &limits(2000)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert!(info.observations.is_empty(), "{:?}", info.observations);
     assert_eq!(info.details.get("nla").map(String::as_str), Some("vereist"));
     assert_eq!(info.details.get("rdp-selected").map(String::as_str), Some("HYBRID (CredSSP/NLA)"));
@@ -131,8 +102,9 @@ async fn enforced_nla_is_no_finding() {
 
 #[tokio::test]
 async fn tls_without_nla_is_a_finding() {
-    let addr = fake_server(|r| Some(if r == 0 { Confirm::Failure(1) } else { Confirm::Selected(PROTOCOL_SSL) })).await;
-    let info = identify(&target(addr), &limits(2000)).await;
+    let server =
+        fake_server(|r| Some(if r == 0 { Confirm::Failure(1) } else { Confirm::Selected(PROTOCOL_SSL) })).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     let obs = info.observations.iter().find(|o| o.weakness == "rdp-nla-disabled").expect("finding");
     assert!(obs.evidence.contains("PROTOCOL_SSL"), "{}", obs.evidence);
     assert_eq!(
@@ -143,15 +115,14 @@ async fn tls_without_nla_is_a_finding() {
 
 #[tokio::test]
 async fn an_old_server_without_negotiation_is_a_finding() {
-    let info = identify(&target(fake_server(|_| Some(Confirm::Legacy)).await), &limits(2000)).await;
+    let server = fake_server(|_| Some(Confirm::Legacy)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.observations.len(), 1);
 }
 
 #[tokio::test]
 async fn a_silent_server_ends_within_the_limits() {
-    let started = Instant::now();
-    let info = identify(&target(fake_server(|_| None).await), &limits(300)).await;
-    assert!(started.elapsed() < Duration::from_millis(800));
-    assert_eq!(info.note.as_deref(), Some("timeout"));
+    let server = fake_server(|_| None).await;
+    let info = fake::times_out(&server.target, 300, 800, identify).await;
     assert!(info.observations.is_empty());
 }

@@ -25,19 +25,13 @@ pub enum Resp {
 /// Identifies Redis on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     let mut info = ServiceInfo::named("redis");
-    let result = match Session::connect(target, limits).await {
-        Ok(mut s) => converse(&mut s, &mut info).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        info.note = Some(e.note());
-    }
+    super::over_connection(target, limits, &mut info, converse).await;
     info
 }
 
-async fn converse<S: super::http::Stream>(s: &mut Session<S>, info: &mut ServiceInfo) -> Result<(), ProbeError> {
+async fn converse<S: super::http::Stream>(mut s: Session<S>, info: &mut ServiceInfo) -> Result<(), ProbeError> {
     s.write_all(b"*1\r\n$4\r\nPING\r\n").await?;
-    let pong = read_resp(s).await?;
+    let pong = read_resp(&mut s).await?;
     match &pong {
         Resp::Simple(t) if t.eq_ignore_ascii_case("PONG") => {}
         Resp::Error(e) => {
@@ -49,14 +43,14 @@ async fn converse<S: super::http::Stream>(s: &mut Session<S>, info: &mut Service
                 _ => "fout",
             };
             info.detail("auth", &format!("{meaning} ({})", super::io::sanitize(e, 80)));
-            quit(s).await;
+            quit(&mut s).await;
             return Ok(());
         }
         other => return Err(ProbeError::Protocol(format!("{other:?}"))),
     }
     info.product = Some("Redis".into());
     s.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").await?;
-    let answer = read_resp(s).await?;
+    let answer = read_resp(&mut s).await?;
     let fields = match &answer {
         Resp::Bulk(Some(text)) => info_fields(text),
         _ => Vec::new(),
@@ -78,7 +72,7 @@ async fn converse<S: super::http::Stream>(s: &mut Session<S>, info: &mut Service
         None => "PING gaf +PONG zonder aanmelding".to_string(),
     };
     info.observe("redis-no-auth", evidence);
-    quit(s).await;
+    quit(&mut s).await;
     Ok(())
 }
 
@@ -131,7 +125,7 @@ pub fn info_fields(text: &[u8]) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::banner::fake;
+    use crate::probe::fake;
     use tokio::io::AsyncWriteExt;
 
     #[test]
@@ -188,7 +182,7 @@ mod tests {
     #[tokio::test]
     async fn an_open_redis_is_redis_no_auth() {
         let server = fake_redis(true).await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("Redis"), Some("7.0.15")));
         assert_eq!(info.observations[0].weakness, "redis-no-auth");
         assert_eq!(info.note, None);
@@ -197,7 +191,7 @@ mod tests {
     #[tokio::test]
     async fn a_redis_with_a_password_has_no_weakness() {
         let server = fake_redis(false).await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert!(info.observations.is_empty());
         assert!(info.details["auth"].starts_with("authenticatie vereist"));
     }
@@ -205,7 +199,7 @@ mod tests {
     #[tokio::test]
     async fn silent_and_flooding_redis() {
         let server = fake::silent().await;
-        let info = identify(&server.target, &fake::limits(300, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(300)).await;
         assert_eq!(info.note.as_deref(), Some("timeout"));
         let server = fake::flood(b"$30000\r\n").await;
         let info = identify(&server.target, &fake::limits(3000, 8 * 1024)).await;

@@ -37,7 +37,7 @@ const MAX_INTERIM: usize = 3;
 
 /// Identifies SMB on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
-    let mut info = ServiceInfo::named(crate::ports::service_name(target.addr.port(), target.proto).unwrap_or("smb"));
+    let mut info = ServiceInfo::for_port(target, "smb");
     let started = Instant::now();
     // SMB1 gets half the deadline: a server that ignores it silently still gets its SMB2 question.
     let smb1_limits = Limits { deadline: limits.deadline / 2, ..*limits };
@@ -265,7 +265,9 @@ impl Conversation<'_> {
             ntlm::find_message(setup.blob, 2).ok_or_else(|| ProbeError::Protocol("no NTLMSSP CHALLENGE".into()))?;
         let challenge = ntlm::parse_challenge(message).map_err(|e| ProbeError::Protocol(e.into()))?;
         let session_id = setup.header.session_id;
-        let second = self.exchange(session_id, &ntlm::spnego_response(&ntlm::authenticate_message(user))).await?;
+        let second = self
+            .exchange(session_id, &ntlm::spnego_response(&ntlm::authenticate_message_for(user, &challenge.target_info)))
+            .await?;
         let done = packets::parse_session_setup(&second).map_err(|e| ProbeError::Protocol(e.into()))?;
         Ok(Attempt { challenge: Some(challenge), status: done.header.status, flags: done.session_flags })
     }

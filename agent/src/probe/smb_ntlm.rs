@@ -42,7 +42,15 @@ pub fn negotiate_message() -> Vec<u8> {
 
 /// The AUTHENTICATE message: anonymous when `user` is `None` (empty responses, NEGOTIATE_ANONYMOUS),
 /// else `user` with zeroed LM and NTLMv2-shaped responses that match no password.
+#[cfg(test)]
 pub fn authenticate_message(user: Option<&str>) -> Vec<u8> {
+    authenticate_message_for(user, &[0; 4])
+}
+
+/// [`authenticate_message`] whose NTLMv2 blob carries the server's own target information (from its
+/// CHALLENGE, ending in MsvAvEOL), as real clients send it: Samba refuses a blob without the server's
+/// NetBIOS names with STATUS_INVALID_PARAMETER before it ever considers a guest session.
+pub fn authenticate_message_for(user: Option<&str>, target_info: &[u8]) -> Vec<u8> {
     let utf16 = |s: &str| s.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>();
     let (lm, nt, name, flags) = match user {
         None => (vec![0u8], Vec::new(), Vec::new(), FLAGS | ANONYMOUS),
@@ -52,7 +60,7 @@ pub fn authenticate_message(user: Option<&str>) -> Vec<u8> {
             nt.extend_from_slice(&[0; 8]); // timestamp
             nt.extend_from_slice(b"wijkagnt"); // client challenge
             nt.extend_from_slice(&[0; 4]); // reserved
-            nt.extend_from_slice(&[0; 4]); // AV pairs: MsvAvEOL
+            nt.extend_from_slice(target_info); // AV pairs, ending in MsvAvEOL
             nt.extend_from_slice(&[0; 4]); // padding
             (vec![0u8; 24], nt, utf16(u), FLAGS)
         }
@@ -113,6 +121,8 @@ pub struct Challenge {
     pub version: Option<(u8, u8, u16)>,
     /// Target information: (AvId, text) for the name pairs 1-5 and 9.
     pub names: Vec<(u16, String)>,
+    /// The target information as sent, through its MsvAvEOL (echoed in the AUTHENTICATE blob).
+    pub target_info: Vec<u8>,
 }
 
 impl Challenge {
@@ -149,13 +159,20 @@ pub fn parse_challenge(msg: &[u8]) -> Result<Challenge, &'static str> {
         let (Some(id), Some(len)) = (u16_at(info, at), u16_at(info, at + 2)) else { break };
         let value = info.get(at + 4..at + 4 + usize::from(len)).ok_or("CHALLENGE AV pair out of bounds")?;
         match id {
-            0 => break,
+            0 => {
+                at += 4;
+                break;
+            }
             1..=5 | 9 => names.push((id, utf16_text(value))),
             _ => {}
         }
         at += 4 + usize::from(len);
     }
-    Ok(Challenge { flags, target_name, version, names })
+    let mut target_info = info[..at.min(info.len())].to_vec();
+    if !target_info.ends_with(&[0; 4]) {
+        target_info.extend_from_slice(&[0; 4]); // a list cut short still ends in MsvAvEOL
+    }
+    Ok(Challenge { flags, target_name, version, names, target_info })
 }
 
 /// A (length, max length, offset) field at `at` of `msg`, resolved to its bytes.

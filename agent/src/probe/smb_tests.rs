@@ -1,12 +1,5 @@
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
 use super::*;
-use crate::ports::Proto;
+use crate::probe::fake;
 
 /// SMB1 NEGOTIATE answer choosing dialect 0 (NT LM 0.12), signing enabled, not required.
 fn smb1_nt_lm() -> Vec<u8> {
@@ -247,35 +240,6 @@ fn answer(srv: Server, framed: &[u8]) -> Option<Vec<u8>> {
     Some(packets::frame(&reply))
 }
 
-async fn fake_server(answer: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync + 'static) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let answer = Arc::new(answer);
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let answer = answer.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                while let Ok(n @ 1..) = s.read(&mut buf).await {
-                    match answer(&buf[..n]) {
-                        Some(reply) if s.write_all(&reply).await.is_ok() => {}
-                        _ => break,
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-fn target(addr: SocketAddr) -> Target {
-    Target { addr, proto: Proto::Tcp, hostname: None, deep: false, ot_allowed: false }
-}
-
-fn limits(ms: u64) -> Limits {
-    Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(ms), max_bytes: 64 * 1024 }
-}
-
 fn weaknesses(info: &ServiceInfo) -> Vec<&str> {
     info.observations.iter().map(|o| o.weakness.as_str()).collect()
 }
@@ -283,7 +247,8 @@ fn weaknesses(info: &ServiceInfo) -> Vec<&str> {
 #[tokio::test]
 async fn a_weak_samba_shows_all_three_findings() {
     let srv = Server { smb1: true, security_mode: 0x0001, guest: true, version: SAMBA };
-    let info = identify(&target(fake_server(move |r| answer(srv, r)).await), &limits(2000)).await;
+    let server = fake::answering(move |r| answer(srv, r)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.note, None);
     assert_eq!(weaknesses(&info), vec!["smb1-enabled", "smb-signing-not-required", "smb-guest-access"]);
     assert_eq!(info.product.as_deref(), Some("Samba"));
@@ -295,7 +260,8 @@ async fn a_weak_samba_shows_all_three_findings() {
 #[tokio::test]
 async fn a_hardened_windows_shows_none() {
     let srv = Server { smb1: false, security_mode: 0x0003, guest: false, version: WINDOWS_2019 };
-    let info = identify(&target(fake_server(move |r| answer(srv, r)).await), &limits(2000)).await;
+    let server = fake::answering(move |r| answer(srv, r)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.note, None);
     assert!(info.observations.is_empty(), "{:?}", info.observations);
     assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("Windows"), Some("10.0.17763")));
@@ -307,34 +273,28 @@ async fn a_hardened_windows_shows_none() {
 
 #[tokio::test]
 async fn a_samba_answering_no_dialect_has_smb1_off() {
-    let info = identify(
-        &target(
-            fake_server(|r| {
-                if r.get(4..8) == Some(b"\xffSMB") {
-                    return Some(packets::frame(&smb1_none()));
-                }
-                answer(Server { smb1: false, security_mode: 3, guest: false, version: SAMBA }, r)
-            })
-            .await,
-        ),
-        &limits(2000),
-    )
+    let server = fake::answering(|r| {
+        if r.get(4..8) == Some(b"\xffSMB") {
+            return Some(packets::frame(&smb1_none()));
+        }
+        answer(Server { smb1: false, security_mode: 3, guest: false, version: SAMBA }, r)
+    })
     .await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert!(!weaknesses(&info).contains(&"smb1-enabled"));
     assert!(info.details.get("smb1").is_some_and(|d| d.contains("0xffff")), "{:?}", info.details);
 }
 
 #[tokio::test]
 async fn a_silent_server_ends_within_the_limits() {
-    let started = Instant::now();
-    let info = identify(&target(fake_server(|_| Some(Vec::new())).await), &limits(400)).await;
-    assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
-    assert_eq!(info.note.as_deref(), Some("timeout"));
+    let server = fake::silent().await;
+    let info = fake::times_out(&server.target, 400, 900, identify).await;
     assert!(info.observations.is_empty());
 }
 
 #[tokio::test]
 async fn an_oversized_frame_is_refused() {
-    let info = identify(&target(fake_server(|_| Some(vec![0x00, 0xff, 0xff, 0xff, 0xfe])).await), &limits(1000)).await;
+    let server = fake::answering(|_| Some(vec![0x00, 0xff, 0xff, 0xff, 0xfe])).await;
+    let info = identify(&server.target, &fake::deadline(1000)).await;
     assert!(info.note.as_deref().is_some_and(|n| n.contains("16777215 bytes")), "{:?}", info.note);
 }

@@ -39,7 +39,7 @@ pub(crate) struct Reply {
 
 /// Identifies SNMP on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
-    let mut info = ServiceInfo::named(crate::ports::service_name(target.addr.port(), target.proto).unwrap_or("snmp"));
+    let mut info = ServiceInfo::for_port(target, "snmp");
     let v2_time = limits.deadline * 3 / 5;
     let answer = match ask(target, &SNMP_V2C_SYSDESCR, &Limits { deadline: v2_time, ..*limits }).await {
         Err(ProbeError::Timeout) => {

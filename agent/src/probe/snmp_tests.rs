@@ -1,11 +1,5 @@
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use tokio::net::UdpSocket;
-
 use super::*;
-use crate::ports::Proto;
+use crate::probe::fake;
 
 /// GetResponse to our request: community "public", sysDescr.0 = "Linux nas 6.1.0-18-amd64".
 const LINUX_REPLY: [u8; 67] = [
@@ -92,33 +86,10 @@ fn recognises_common_sys_descr_families() {
     assert_eq!(product_from_sys_descr("APC Web/SNMP Management Card"), None);
 }
 
-fn target(addr: SocketAddr) -> Target {
-    Target { addr, proto: Proto::Udp, hostname: None, deep: false, ot_allowed: false }
-}
-
-fn limits(ms: u64) -> Limits {
-    Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(ms), max_bytes: 64 * 1024 }
-}
-
-/// A UDP agent on 127.0.0.1 answering each datagram with `answer(request)`, if any.
-async fn fake_agent(answer: impl Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync + 'static) -> SocketAddr {
-    let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
-    let addr = sock.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let mut buf = [0u8; 2048];
-        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
-            if let Some(reply) = answer(&buf[..n]) {
-                let _ = sock.send_to(&reply, from).await;
-            }
-        }
-    });
-    addr
-}
-
 #[tokio::test]
 async fn an_agent_answering_public_is_a_finding() {
-    let addr = fake_agent(|req| (req == SNMP_V2C_SYSDESCR).then(|| LINUX_REPLY.to_vec())).await;
-    let info = identify(&target(addr), &limits(2000)).await;
+    let server = fake::udp(|req| (req == SNMP_V2C_SYSDESCR).then(|| LINUX_REPLY.to_vec())).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.service.as_deref(), Some("snmp"));
     assert_eq!(info.product.as_deref(), Some("Linux (net-snmp)"));
     assert_eq!(info.version.as_deref(), Some("6.1.0-18-amd64"));
@@ -128,27 +99,24 @@ async fn an_agent_answering_public_is_a_finding() {
 
 #[tokio::test]
 async fn a_v1_only_agent_is_asked_again_in_v1() {
-    let addr = fake_agent(|req| (req.get(4) == Some(&0)).then(|| encoded(0, 0x04, b"Linux ups 4.4.0"))).await;
-    let info = identify(&target(addr), &limits(500)).await;
+    let server = fake::udp(|req| (req.get(4) == Some(&0)).then(|| encoded(0, 0x04, b"Linux ups 4.4.0"))).await;
+    let info = identify(&server.target, &fake::deadline(500)).await;
     assert_eq!(info.details.get("snmp-version").map(String::as_str), Some("v1"));
     assert!(info.observations.iter().any(|o| o.weakness == "snmp-default-community"));
 }
 
 #[tokio::test]
 async fn a_silent_agent_is_no_finding_and_costs_the_deadline() {
-    let addr = fake_agent(|_| None).await;
-    let started = Instant::now();
-    let info = identify(&target(addr), &limits(400)).await;
-    assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+    let server = fake::udp(|_| None).await;
+    let info = fake::times_out(&server.target, 400, 900, identify).await;
     assert!(info.observations.is_empty());
-    assert_eq!(info.note.as_deref(), Some("timeout"));
 }
 
 #[tokio::test]
 async fn a_reply_to_another_request_is_no_finding() {
     let mut other = LINUX_REPLY;
     other[20] = 0x00; // request-id "wka\0"
-    let addr = fake_agent(move |_| Some(other.to_vec())).await;
-    let info = identify(&target(addr), &limits(500)).await;
+    let server = fake::udp(move |_| Some(other.to_vec())).await;
+    let info = identify(&server.target, &fake::deadline(500)).await;
     assert!(info.observations.is_empty());
 }

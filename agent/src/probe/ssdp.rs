@@ -45,7 +45,7 @@ pub(crate) fn server_product(server: &str) -> Option<(String, Option<String>)> {
 
 /// Identifies SSDP on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
-    let mut info = ServiceInfo::named(crate::ports::service_name(target.addr.port(), target.proto).unwrap_or("ssdp"));
+    let mut info = ServiceInfo::for_port(target, "ssdp");
     match io::udp_exchange(target, SSDP_MSEARCH, limits).await {
         Ok(bytes) => match parse_answer(&bytes) {
             Some(headers) => describe(&mut info, &headers),
@@ -73,13 +73,8 @@ fn describe(info: &mut ServiceInfo, headers: &[(String, String)]) {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
-    use std::time::{Duration, Instant};
-
-    use tokio::net::UdpSocket;
-
     use super::*;
-    use crate::ports::Proto;
+    use crate::probe::fake;
 
     /// A router's answer to M-SEARCH ssdp:all.
     const ROUTER: &[u8] = b"HTTP/1.1 200 OK\r\n\
@@ -118,31 +113,14 @@ LOCATION: http://192.0.2.1:5000/rootDesc.xml\r\n\
         assert_eq!(parse_answer(&many).map(|h| h.len()), Some(MAX_HEADERS));
     }
 
-    async fn fake_device(reply: Option<&'static [u8]>) -> SocketAddr {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-        let addr = sock.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let mut buf = [0u8; 512];
-            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
-                if let (Some(r), true) = (reply, buf[..n].starts_with(b"M-SEARCH")) {
-                    let _ = sock.send_to(r, from).await;
-                }
-            }
-        });
-        addr
-    }
-
-    fn target(addr: SocketAddr) -> Target {
-        Target { addr, proto: Proto::Udp, hostname: None, deep: false, ot_allowed: false }
-    }
-
-    fn limits(ms: u64) -> Limits {
-        Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(ms), max_bytes: 64 * 1024 }
+    async fn fake_device(reply: Option<&'static [u8]>) -> fake::Server {
+        fake::udp(move |req| reply.filter(|_| req.starts_with(b"M-SEARCH")).map(<[u8]>::to_vec)).await
     }
 
     #[tokio::test]
     async fn reads_server_and_location() {
-        let info = identify(&target(fake_device(Some(ROUTER)).await), &limits(2000)).await;
+        let server = fake_device(Some(ROUTER)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert_eq!(info.service.as_deref(), Some("ssdp"));
         assert_eq!(info.details.get("server").map(String::as_str), Some("Linux/4.14 UPnP/1.0 MiniUPnPd/2.1"));
         assert_eq!(info.details.get("location").map(String::as_str), Some("http://192.0.2.1:5000/rootDesc.xml"));
@@ -152,9 +130,7 @@ LOCATION: http://192.0.2.1:5000/rootDesc.xml\r\n\
 
     #[tokio::test]
     async fn a_silent_device_ends_within_the_limits() {
-        let started = Instant::now();
-        let info = identify(&target(fake_device(None).await), &limits(300)).await;
-        assert!(started.elapsed() < Duration::from_millis(800));
-        assert_eq!(info.note.as_deref(), Some("timeout"));
+        let server = fake_device(None).await;
+        fake::times_out(&server.target, 300, 800, identify).await;
     }
 }

@@ -15,7 +15,7 @@ mod conn;
 mod tests;
 pub(crate) mod wire;
 
-use super::io::{ProbeError, Session};
+use super::io::ProbeError;
 use super::{Limits, ServiceInfo, Target};
 use conn::Conn;
 use wire::KexInit;
@@ -23,15 +23,8 @@ use wire::KexInit;
 /// Identifies SSH on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     let mut info = ServiceInfo::named("ssh");
-    match Session::connect(target, limits).await {
-        Ok(session) => {
-            let mut conn = Conn::new(session);
-            if let Err(e) = converse(&mut conn, &mut info).await {
-                info.note = Some(e.note());
-            }
-        }
-        Err(e) => info.note = Some(e.note()),
-    }
+    let talk = async |session, info: &mut ServiceInfo| converse(&mut Conn::new(session), info).await;
+    super::over_connection(target, limits, &mut info, talk).await;
     info
 }
 

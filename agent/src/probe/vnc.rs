@@ -8,17 +8,11 @@ use super::{Limits, ServiceInfo, Target};
 /// Identifies VNC on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     let mut info = ServiceInfo::named("vnc");
-    let result = match Session::connect(target, limits).await {
-        Ok(mut s) => converse(&mut s, &mut info).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = result {
-        info.note = Some(e.note());
-    }
+    super::over_connection(target, limits, &mut info, converse).await;
     info
 }
 
-async fn converse<S: super::http::Stream>(s: &mut Session<S>, info: &mut ServiceInfo) -> Result<(), ProbeError> {
+async fn converse<S: super::http::Stream>(mut s: Session<S>, info: &mut ServiceInfo) -> Result<(), ProbeError> {
     let hello = s.read_exact(12).await?;
     let (major, minor) =
         parse_version(&hello).ok_or_else(|| ProbeError::Protocol(super::io::sanitize_bytes(&hello, 40)))?;
@@ -103,7 +97,7 @@ pub fn type_name(t: u32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::banner::fake;
+    use crate::probe::fake;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
@@ -134,22 +128,22 @@ mod tests {
     #[tokio::test]
     async fn no_auth_and_password_servers() {
         let server = vnc(b"RFB 003.008\n", b"\x02\x01\x02").await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert_eq!(info.observations[0].weakness, "vnc-no-auth");
         assert_eq!(info.details["security-types"], "None (1), VNC Authentication (2)");
 
         let server = vnc(b"RFB 003.008\n", b"\x01\x02").await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert!(info.observations.is_empty());
 
         // RFB 3.3: the server picks the type itself, as a 32-bit number.
         let server = vnc(b"RFB 003.003\n", b"\x00\x00\x00\x01").await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert_eq!(info.observations[0].weakness, "vnc-no-auth");
 
         // A refusal with a reason.
         let server = vnc(b"RFB 003.008\n", b"\x00\x00\x00\x00\x07too many").await;
-        let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(2000)).await;
         assert!(info.observations.is_empty());
         assert_eq!(info.details["security-types"], "geen (server weigert: too man)");
     }
@@ -157,7 +151,7 @@ mod tests {
     #[tokio::test]
     async fn a_silent_vnc_server() {
         let server = fake::silent().await;
-        let info = identify(&server.target, &fake::limits(300, 64 * 1024)).await;
+        let info = identify(&server.target, &fake::deadline(300)).await;
         assert_eq!(info.note.as_deref(), Some("timeout"));
     }
 }

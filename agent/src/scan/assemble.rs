@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use super::{Found, Plan};
 use crate::i18n::Lang;
 use crate::ports::{self, Proto};
-use crate::probe::ServiceInfo;
-use crate::rules;
 use crate::portscan::{PortState, PortTally};
+use crate::probe::ServiceInfo;
 use crate::report::{ConsentRef, Host, Report, ScanSettings, Service, Stats};
+use crate::rules;
 
 /// Inputs of [`report`].
 #[derive(Debug)]

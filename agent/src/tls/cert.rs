@@ -161,7 +161,11 @@ pub(crate) fn analyse(
     let trust = trust(chain, roots, now, in_validity, not_before, not_after).map_err(|why| {
         // webpki's reason for a lone self-signed certificate (unknown issuer, CA used as end
         // entity, ...) says less than this.
-        if self_signed.is_some() && chain.len() == 1 { "self-signed".to_string() } else { why }
+        if self_signed.is_some() && chain.len() == 1 {
+            "self-signed".to_string()
+        } else {
+            why
+        }
     });
     if let Err(why) = &trust {
         observations.push(Observation::new("tls-cert-untrusted", format!("not trusted by the Mozilla roots: {why}")));
@@ -339,9 +343,9 @@ fn own_signature(der: &[u8], cert: &X509Certificate<'_>) -> Option<bool> {
     let (_, spki, _) = der_tlv(cert.public_key().raw)?;
     let (_, key_alg, _) = der_tlv(spki)?;
     let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms.all;
-    let alg = algorithms.iter().find(|a| {
-        a.public_key_alg_id().as_ref() == key_alg && a.signature_alg_id().as_ref() == signature_alg
-    })?;
+    let alg = algorithms
+        .iter()
+        .find(|a| a.public_key_alg_id().as_ref() == key_alg && a.signature_alg_id().as_ref() == signature_alg)?;
     let key = &cert.public_key().subject_public_key.data;
     Some(alg.verify_signature(key, cert.tbs_certificate.as_ref(), &cert.signature_value.data).is_ok())
 }

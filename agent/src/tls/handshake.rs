@@ -1,5 +1,5 @@
 //! A real handshake with rustls (TLS 1.3 and 1.2, ring provider) whose certificate verifier
-//! records the presented chain and accepts it, so that the chain of an expired, self-signed or
+//! ([`super::accept_any`]) records the presented chain and accepts it, so that the chain of an expired, self-signed or
 //! misnamed server is still seen and analysed ([`super::cert`]) instead of ending the handshake.
 //!
 //! The connection is driven by hand ([`rustls::ClientConnection`]'s `read_tls` / `write_tls`)
@@ -9,16 +9,15 @@
 //! (ring would refuse, say, a 1024-bit RSA server key, and the chain would be lost with it).
 //! After the handshake the client sends close_notify and hangs up.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, ProtocolVersion, SignatureScheme};
+use rustls::{ClientConnection, ProtocolVersion};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::probe::io::{sanitize, ProbeError, Session};
 use crate::probe::Target;
 
+use super::accept_any::{self, AcceptAny};
 use super::versions::Version;
 use super::{ciphers, Budget, StartTls};
 
@@ -40,74 +39,13 @@ pub(crate) struct Modern {
     pub tls_seen: bool,
 }
 
-/// A verifier that keeps the chain and accepts everything.
-#[derive(Debug)]
-struct Recorder {
-    chain: Mutex<Vec<Vec<u8>>>,
-    schemes: Vec<SignatureScheme>,
-}
-
-impl ServerCertVerifier for Recorder {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Ok(mut chain) = self.chain.lock() {
-            *chain = std::iter::once(end_entity).chain(intermediates).take(MAX_CHAIN).map(|c| c.to_vec()).collect();
-        }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.schemes.clone()
-    }
-}
-
-/// The name rustls is given: the host name when it is a valid DNS name (then sent as SNI), else
-/// the address (no SNI).
-pub(crate) fn server_name(target: &Target) -> ServerName<'static> {
-    target
-        .hostname
-        .as_deref()
-        .and_then(|h| ServerName::try_from(h).ok())
-        .map(|n| n.to_owned())
-        .unwrap_or_else(|| ServerName::IpAddress(target.addr.ip().into()))
-}
-
 /// One connection: reach the handshake and run rustls' (TLS 1.3 preferred, 1.2 allowed). `Err`
 /// only when the handshake could not be reached.
 pub(crate) async fn modern(budget: &mut Budget, target: &Target, starttls: StartTls) -> Result<Modern, ProbeError> {
-    let provider = rustls::crypto::ring::default_provider();
-    let recorder = Arc::new(Recorder {
-        chain: Mutex::new(Vec::new()),
-        schemes: provider.signature_verification_algorithms.supported_schemes(),
-    });
-    let config = ClientConfig::builder_with_provider(Arc::new(provider))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map(|b| b.dangerous().with_custom_certificate_verifier(recorder.clone()).with_no_client_auth());
-    let conn = config.and_then(|c| ClientConnection::new(Arc::new(c), server_name(target)));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let recorder = Arc::new(AcceptAny::recording(&provider, MAX_CHAIN));
+    let config = accept_any::client_config(provider, recorder.clone());
+    let conn = config.and_then(|c| ClientConnection::new(Arc::new(c), accept_any::server_name(target)));
     let mut conn = match conn {
         Ok(c) => c,
         Err(e) => return Ok(Modern { failure: Some(format!("rustls: {e}")), ..Modern::default() }),
@@ -120,7 +58,7 @@ pub(crate) async fn modern(budget: &mut Budget, target: &Target, starttls: Start
     }
     budget.spend(session.bytes_read());
 
-    let mut out = Modern { chain: recorder.chain.lock().map(|c| c.clone()).unwrap_or_default(), ..Modern::default() };
+    let mut out = Modern { chain: recorder.chain(), ..Modern::default() };
     match result {
         Ok(()) => {
             out.version = match conn.protocol_version() {

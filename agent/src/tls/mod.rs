@@ -4,7 +4,8 @@
 //! [`analyse`] makes a handful of sequential connections, each fresh, each reaching the handshake
 //! as [`StartTls`] says ([`starttls`]):
 //! 1. a real handshake with rustls, TLS 1.3 preferred, 1.2 allowed ([`handshake`]), whose verifier
-//!    records the chain instead of judging it;
+//!    ([`accept_any`], shared with the probes' TLS connections) records the chain instead of
+//!    judging it;
 //! 2. a hand-built ClientHello ([`client_hello`]) for each of TLS 1.2 (unless rustls already
 //!    negotiated it), 1.1, 1.0 and SSLv3, offering exactly that version and every suite known,
 //!    the answer read by [`server_hello`] ([`versions`]); a version is skipped once a lower offer
@@ -24,6 +25,7 @@
 //! `tls-weak-cipher`, and the certificate's `tls-cert-*` (see [`cert`]). Subjects, names and
 //! fingerprints go into [`CertReport`], never into ids.
 
+mod accept_any;
 mod cert;
 mod ciphers;
 mod client_hello;
@@ -44,6 +46,7 @@ use tokio::time::Instant;
 use crate::probe::io::{sanitize, ProbeError, Session};
 use crate::probe::{Limits, Observation, Target};
 
+pub(crate) use accept_any::{client_config_accepting_any, server_name};
 pub use cert::{CertReport, EXPIRING_DAYS};
 use versions::{HelloOutcome, Version};
 
@@ -96,7 +99,7 @@ pub(crate) struct Budget {
 
 impl Budget {
     fn new(target: &Target, limits: &Limits) -> Budget {
-        let sni = match handshake::server_name(target) {
+        let sni = match server_name(target) {
             rustls::pki_types::ServerName::DnsName(name) => Some(name.as_ref().to_string()),
             _ => None,
         };
@@ -118,8 +121,11 @@ impl Budget {
         if self.bytes_left == 0 {
             return Err(ProbeError::ByteLimit);
         }
-        let limits =
-            Limits { connect: self.connect.min(left), deadline: self.per_connection.min(left), max_bytes: self.bytes_left };
+        let limits = Limits {
+            connect: self.connect.min(left),
+            deadline: self.per_connection.min(left),
+            max_bytes: self.bytes_left,
+        };
         let mut session = Session::connect(target, &limits).await?;
         match starttls::negotiate(&mut session, starttls).await {
             Ok(()) => Ok(session),

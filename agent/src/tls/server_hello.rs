@@ -174,8 +174,7 @@ impl Flight {
     /// Whether reading can stop: an alert, or a ServerHello (and, if `want_chain`, the chain or
     /// a sign that none will come).
     pub(crate) fn complete(&self, want_chain: bool) -> bool {
-        self.alert.is_some()
-            || (self.hello.is_some() && (!want_chain || self.certificates.is_some() || self.done))
+        self.alert.is_some() || (self.hello.is_some() && (!want_chain || self.certificates.is_some() || self.done))
     }
 
     /// Takes in one record.
@@ -426,7 +425,10 @@ pub(crate) mod tests {
         let short = [0x16, 0x03, 0x01, 0x00, 0x08, 0x02, 0x00, 0x00, 0x04, 0x03, 0x01, 0x00, 0x00];
         assert_eq!(parse_flight(&short, false).err(), Some(ParseError::Malformed("ServerHello")));
         // An alert of one byte.
-        assert_eq!(parse_flight(&[0x15, 0x03, 0x01, 0x00, 0x01, 0x02], false).err(), Some(ParseError::Malformed("alert")));
+        assert_eq!(
+            parse_flight(&[0x15, 0x03, 0x01, 0x00, 0x01, 0x02], false).err(),
+            Some(ParseError::Malformed("alert"))
+        );
     }
 
     #[test]
@@ -448,7 +450,10 @@ pub(crate) mod tests {
         );
         // A handshake message claiming 16 MiB - 1 in a 4-byte record: refused at once.
         let b = [0x16, 0x03, 0x01, 0x00, 0x04, 0x0b, 0xff, 0xff, 0xff];
-        assert_eq!(parse_flight(&b, true).err(), Some(ParseError::TooLarge { what: "handshake message", len: 0xff_ffff }));
+        assert_eq!(
+            parse_flight(&b, true).err(),
+            Some(ParseError::TooLarge { what: "handshake message", len: 0xff_ffff })
+        );
     }
 
     #[test]

@@ -48,20 +48,20 @@ where
     match mode {
         StartTls::Implicit => Ok(()),
         StartTls::Smtp => {
-            expect_code(session, None, 220, "SMTP greeting").await?;
-            expect_code(session, Some(b"EHLO wijkagent.invalid\r\n"), 250, "SMTP EHLO").await?;
-            expect_code(session, Some(b"STARTTLS\r\n"), 220, "SMTP STARTTLS").await
+            expect(session, None, Want::Code(220), "SMTP greeting").await?;
+            expect(session, Some(b"EHLO wijkagent.invalid\r\n"), Want::Code(250), "SMTP EHLO").await?;
+            expect(session, Some(b"STARTTLS\r\n"), Want::Code(220), "SMTP STARTTLS").await
         }
         StartTls::Ftp => {
-            expect_code(session, None, 220, "FTP greeting").await?;
-            expect_code(session, Some(b"AUTH TLS\r\n"), 234, "FTP AUTH TLS").await
+            expect(session, None, Want::Code(220), "FTP greeting").await?;
+            expect(session, Some(b"AUTH TLS\r\n"), Want::Code(234), "FTP AUTH TLS").await
         }
         StartTls::Pop3 => {
-            expect_line(session, None, b"+OK", "POP3 greeting").await?;
-            expect_line(session, Some(b"STLS\r\n"), b"+OK", "POP3 STLS").await
+            expect(session, None, Want::Line(b"+OK"), "POP3 greeting").await?;
+            expect(session, Some(b"STLS\r\n"), Want::Line(b"+OK"), "POP3 STLS").await
         }
         StartTls::Imap => {
-            expect_line(session, None, b"* OK", "IMAP greeting").await?;
+            expect(session, None, Want::Line(b"* OK"), "IMAP greeting").await?;
             session.write_all(b"a1 STARTTLS\r\n").await?;
             let reply = session.read_until(MAX_REPLY, |b| tagged_line(b, b"a1 ").is_some()).await?;
             match tagged_line(&reply, b"a1 ") {
@@ -98,31 +98,20 @@ where
     }
 }
 
-/// Sends `command` (if any) and reads a reply whose final line carries `code` (SMTP, FTP).
-async fn expect_code<S>(
-    session: &mut Session<S>,
-    command: Option<&[u8]>,
-    code: u16,
-    what: &str,
-) -> Result<(), ProbeError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
-{
-    if let Some(c) = command {
-        session.write_all(c).await?;
-    }
-    let reply = session.read_until(MAX_REPLY, |b| final_reply(b).is_some()).await?;
-    match final_reply(&reply) {
-        Some(got) if got == code => Ok(()),
-        _ => Err(refused(what, &reply)),
-    }
+/// What the answer to a text command must be.
+#[derive(Debug, Clone, Copy)]
+enum Want<'a> {
+    /// A reply whose final line carries this code (SMTP, FTP; multi-line allowed).
+    Code(u16),
+    /// One line starting with this (POP3, IMAP greeting).
+    Line(&'a [u8]),
 }
 
-/// Sends `command` (if any) and reads one line that must start with `prefix` (POP3, IMAP greeting).
-async fn expect_line<S>(
+/// Sends `command` (if any) and reads the answer, which must be what `want` says.
+async fn expect<S>(
     session: &mut Session<S>,
     command: Option<&[u8]>,
-    prefix: &[u8],
+    want: Want<'_>,
     what: &str,
 ) -> Result<(), ProbeError>
 where
@@ -131,11 +120,22 @@ where
     if let Some(c) = command {
         session.write_all(c).await?;
     }
-    let line = session.read_line().await?;
-    if starts_with_ci(&line, prefix) && line.ends_with(b"\n") {
+    let (reply, ok) = match want {
+        Want::Code(code) => {
+            let reply = session.read_until(MAX_REPLY, |b| final_reply(b).is_some()).await?;
+            let ok = final_reply(&reply) == Some(code);
+            (reply, ok)
+        }
+        Want::Line(prefix) => {
+            let line = session.read_line().await?;
+            let ok = starts_with_ci(&line, prefix) && line.ends_with(b"\n");
+            (line, ok)
+        }
+    };
+    if ok {
         Ok(())
     } else {
-        Err(refused(what, &line))
+        Err(refused(what, &reply))
     }
 }
 
@@ -206,10 +206,7 @@ pub(crate) fn ldap_result_code(message: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::Limits;
-    use std::time::Duration;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
+    use crate::probe::fake;
 
     #[test]
     fn smtp_and_ftp_replies() {
@@ -247,24 +244,9 @@ mod tests {
 
     /// Runs `mode` against a scripted server: (expect to read, then answer) pairs.
     async fn dialogue(mode: StartTls, script: Vec<(&'static [u8], &'static [u8])>) -> Result<(), ProbeError> {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = l.local_addr().expect("addr");
-        let server = tokio::spawn(async move {
-            let Ok((mut s, _)) = l.accept().await else { return };
-            for (expect, answer) in script {
-                let mut got = vec![0u8; expect.len()];
-                if !expect.is_empty() && (s.read_exact(&mut got).await.is_err() || got != expect) {
-                    return;
-                }
-                let _ = s.write_all(answer).await;
-            }
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        });
-        let limits = Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(800), max_bytes: 4096 };
-        let mut session = Session::over(TcpStream::connect(addr).await.expect("connect"), &limits);
-        let r = negotiate(&mut session, mode).await;
-        server.abort();
-        r
+        let server = fake::scripted(script).await;
+        let mut session = Session::connect(&server.target, &fake::limits(800, 4096)).await.expect("connect");
+        negotiate(&mut session, mode).await
     }
 
     #[tokio::test]
@@ -280,8 +262,12 @@ mod tests {
             (b"a1 STARTTLS\r\n", b"* BYE not really\r\na1 OK Begin TLS\r\n"),
         ];
         dialogue(StartTls::Imap, imap).await.expect("imap");
-        dialogue(StartTls::Pop3, vec![(b"", b"+OK POP3 ready\r\n"), (b"STLS\r\n", b"+OK Begin TLS\r\n")]).await.expect("pop3");
-        dialogue(StartTls::Ftp, vec![(b"", b"220 FTP\r\n"), (b"AUTH TLS\r\n", b"234 AUTH TLS OK.\r\n")]).await.expect("ftp");
+        dialogue(StartTls::Pop3, vec![(b"", b"+OK POP3 ready\r\n"), (b"STLS\r\n", b"+OK Begin TLS\r\n")])
+            .await
+            .expect("pop3");
+        dialogue(StartTls::Ftp, vec![(b"", b"220 FTP\r\n"), (b"AUTH TLS\r\n", b"234 AUTH TLS OK.\r\n")])
+            .await
+            .expect("ftp");
         dialogue(StartTls::Postgres, vec![(&PG_SSL_REQUEST[..], b"S")]).await.expect("postgres");
         let ldap_ok: &[u8] = b"\x30\x0c\x02\x01\x01\x78\x07\x0a\x01\x00\x04\x00\x04\x00";
         dialogue(StartTls::Ldap, vec![(LDAP_STARTTLS, ldap_ok)]).await.expect("ldap");
@@ -289,12 +275,18 @@ mod tests {
 
     #[tokio::test]
     async fn refusals_are_protocol_errors() {
-        let smtp = vec![(&b""[..], &b"220 mail\r\n"[..]), (b"EHLO wijkagent.invalid\r\n", b"250 mail\r\n"), (b"STARTTLS\r\n", b"454 TLS not available\r\n")];
+        let smtp = vec![
+            (&b""[..], &b"220 mail\r\n"[..]),
+            (b"EHLO wijkagent.invalid\r\n", b"250 mail\r\n"),
+            (b"STARTTLS\r\n", b"454 TLS not available\r\n"),
+        ];
         let e = dialogue(StartTls::Smtp, smtp).await.expect_err("refused");
         assert!(matches!(&e, ProbeError::Protocol(m) if m.contains("454")), "{e:?}");
         let e = dialogue(StartTls::Postgres, vec![(&PG_SSL_REQUEST[..], b"N")]).await.expect_err("refused");
         assert!(matches!(e, ProbeError::Protocol(_)));
-        let e = dialogue(StartTls::Ftp, vec![(b"", b"220 FTP\r\n"), (b"AUTH TLS\r\n", b"500 unknown\r\n")]).await.expect_err("refused");
+        let e = dialogue(StartTls::Ftp, vec![(b"", b"220 FTP\r\n"), (b"AUTH TLS\r\n", b"500 unknown\r\n")])
+            .await
+            .expect_err("refused");
         assert!(matches!(e, ProbeError::Protocol(_)));
         let e = dialogue(StartTls::Smtp, vec![]).await.expect_err("silent");
         assert!(matches!(e, ProbeError::Timeout));

@@ -2,28 +2,24 @@
 //! behind SMTP STARTTLS and behind a PostgreSQL SSLRequest), a hand-written TLS 1.0 server, and
 //! servers that are not TLS at all.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 
 use super::*;
-use crate::ports::Proto;
+use crate::probe::fake;
 
 const CERT: &[u8] = include_bytes!("testdata/self-signed.der");
 const KEY: &[u8] = include_bytes!("testdata/self-signed.key.der");
 
-fn target(addr: SocketAddr, hostname: Option<&str>) -> Target {
-    Target { addr, proto: Proto::Tcp, hostname: hostname.map(str::to_string), deep: false, ot_allowed: false }
+fn target(server: &fake::Server, hostname: Option<&str>) -> Target {
+    Target { hostname: hostname.map(str::to_string), ..server.target.clone() }
 }
 
 fn limits() -> Limits {
-    Limits { connect: Duration::from_secs(1), deadline: Duration::from_secs(8), max_bytes: 64 * 1024 }
+    fake::deadline(8000)
 }
 
 fn ids(r: &TlsReport) -> Vec<&str> {
@@ -53,55 +49,44 @@ async fn read_line<S: AsyncRead + Unpin>(s: &mut S) -> Vec<u8> {
 }
 
 /// A tokio-rustls server (TLS 1.2 and 1.3, the self-signed fixture) after `preamble`.
-async fn rustls_server(preamble: Preamble) -> (SocketAddr, JoinHandle<()>) {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+async fn rustls_server(preamble: Preamble) -> fake::Server {
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(KEY.to_vec()));
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![CertificateDer::from(CERT.to_vec())], key)
-        .expect("server config");
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = l.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                match preamble {
-                    Preamble::None => {}
-                    Preamble::Smtp => {
-                        let _ = s.write_all(b"220 mail.wijkagent.test ESMTP\r\n").await;
-                        let _ = read_line(&mut s).await;
-                        let _ = s.write_all(b"250-mail.wijkagent.test\r\n250 STARTTLS\r\n").await;
-                        if !read_line(&mut s).await.starts_with(b"STARTTLS") {
-                            return;
-                        }
-                        let _ = s.write_all(b"220 2.0.0 Ready to start TLS\r\n").await;
+    let acceptor = fake::tls_acceptor(CertificateDer::from(CERT.to_vec()), key);
+    fake::serve(move |mut s| {
+        let acceptor = acceptor.clone();
+        async move {
+            match preamble {
+                Preamble::None => {}
+                Preamble::Smtp => {
+                    let _ = s.write_all(b"220 mail.wijkagent.test ESMTP\r\n").await;
+                    let _ = read_line(&mut s).await;
+                    let _ = s.write_all(b"250-mail.wijkagent.test\r\n250 STARTTLS\r\n").await;
+                    if !read_line(&mut s).await.starts_with(b"STARTTLS") {
+                        return;
                     }
-                    Preamble::Postgres => {
-                        let mut req = [0u8; 8];
-                        if s.read_exact(&mut req).await.is_err() || req != starttls::PG_SSL_REQUEST {
-                            return;
-                        }
-                        let _ = s.write_all(b"S").await;
+                    let _ = s.write_all(b"220 2.0.0 Ready to start TLS\r\n").await;
+                }
+                Preamble::Postgres => {
+                    let mut req = [0u8; 8];
+                    if s.read_exact(&mut req).await.is_err() || req != starttls::PG_SSL_REQUEST {
+                        return;
                     }
+                    let _ = s.write_all(b"S").await;
                 }
-                if let Ok(mut tls) = acceptor.accept(s).await {
-                    let _ = tls.read(&mut [0u8; 64]).await;
-                }
-            });
+            }
+            if let Ok(mut tls) = acceptor.accept(s).await {
+                let _ = tls.read(&mut [0u8; 64]).await;
+            }
         }
-    });
-    (addr, task)
+    })
+    .await
 }
 
 #[tokio::test]
 async fn a_rustls_server_with_a_self_signed_certificate() {
-    let (addr, server) = rustls_server(Preamble::None).await;
-    let report = analyse(&target(addr, None), StartTls::Implicit, &limits()).await.expect("a TLS report");
-    server.abort();
+    let server = rustls_server(Preamble::None).await;
+    let report = analyse(&target(&server, None), StartTls::Implicit, &limits()).await.expect("a TLS report");
+    drop(server);
     assert_eq!(report.versions, ["TLSv1.2", "TLSv1.3"], "note: {:?}", report.note);
     assert!(report.weak_ciphers.is_empty());
     assert_eq!(ids(&report), ["tls-cert-self-signed", "tls-cert-untrusted"]);
@@ -117,10 +102,10 @@ async fn a_rustls_server_with_a_self_signed_certificate() {
 
 #[tokio::test]
 async fn a_known_host_name_is_checked() {
-    let (addr, server) = rustls_server(Preamble::None).await;
-    let other = analyse(&target(addr, Some("intranet.voorbeeld.be")), StartTls::Implicit, &limits()).await;
-    let own = analyse(&target(addr, Some("www.wijkagent.test")), StartTls::Implicit, &limits()).await;
-    server.abort();
+    let server = rustls_server(Preamble::None).await;
+    let other = analyse(&target(&server, Some("intranet.voorbeeld.be")), StartTls::Implicit, &limits()).await;
+    let own = analyse(&target(&server, Some("www.wijkagent.test")), StartTls::Implicit, &limits()).await;
+    drop(server);
     let other = other.expect("report");
     assert_eq!(ids(&other), ["tls-cert-name-mismatch", "tls-cert-self-signed", "tls-cert-untrusted"]);
     assert_eq!(own.expect("report").certificate.and_then(|c| c.name_matches), Some(true));
@@ -129,9 +114,9 @@ async fn a_known_host_name_is_checked() {
 #[tokio::test]
 async fn behind_smtp_starttls_and_a_postgres_ssl_request() {
     for (preamble, mode) in [(Preamble::Smtp, StartTls::Smtp), (Preamble::Postgres, StartTls::Postgres)] {
-        let (addr, server) = rustls_server(preamble).await;
-        let report = analyse(&target(addr, None), mode, &limits()).await;
-        server.abort();
+        let server = rustls_server(preamble).await;
+        let report = analyse(&target(&server, None), mode, &limits()).await;
+        drop(server);
         let report = report.expect("a TLS report");
         assert_eq!(report.versions, ["TLSv1.2", "TLSv1.3"], "{mode:?}: {:?}", report.note);
         assert!(report.certificate.is_some());
@@ -141,15 +126,8 @@ async fn behind_smtp_starttls_and_a_postgres_ssl_request() {
 /// A server that speaks only TLS 1.0 and only TLS_RSA_WITH_3DES_EDE_CBC_SHA, by hand: to a
 /// ClientHello offering TLS 1.0 or later and that suite it answers ServerHello (TLS 1.0, 3DES),
 /// Certificate (the fixture) and ServerHelloDone in one record; to anything else an alert.
-async fn legacy_server() -> (SocketAddr, JoinHandle<()>) {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = l.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(legacy_connection(s));
-        }
-    });
-    (addr, task)
+async fn legacy_server() -> fake::Server {
+    fake::serve(legacy_connection).await
 }
 
 async fn legacy_connection(mut s: TcpStream) {
@@ -188,15 +166,12 @@ async fn legacy_connection(mut s: TcpStream) {
 
 #[tokio::test]
 async fn a_tls10_only_server_with_3des() {
-    let (addr, server) = legacy_server().await;
-    let report = analyse(&target(addr, None), StartTls::Implicit, &limits()).await.expect("a TLS report");
-    server.abort();
+    let server = legacy_server().await;
+    let report = analyse(&target(&server, None), StartTls::Implicit, &limits()).await.expect("a TLS report");
+    drop(server);
     assert_eq!(report.versions, ["TLSv1.0"], "note: {:?}", report.note);
     assert_eq!(report.weak_ciphers, ["TLS_RSA_WITH_3DES_EDE_CBC_SHA"]);
-    assert_eq!(
-        ids(&report),
-        ["tls-1.0-enabled", "tls-cert-self-signed", "tls-cert-untrusted", "tls-weak-cipher"]
-    );
+    assert_eq!(ids(&report), ["tls-1.0-enabled", "tls-cert-self-signed", "tls-cert-untrusted", "tls-weak-cipher"]);
     let tls10 = report.observations.iter().find(|o| o.weakness == "tls-1.0-enabled").expect("tls 1.0");
     assert_eq!(tls10.evidence, "ServerHello TLSv1.0 with TLS_RSA_WITH_3DES_EDE_CBC_SHA");
     // rustls could not talk to it, the chain came from the clear-text Certificate message.
@@ -207,35 +182,25 @@ async fn a_tls10_only_server_with_3des() {
 #[tokio::test]
 async fn not_tls_refused_or_silent_gives_none_within_the_limits() {
     // An HTTP server answering anything with a 400.
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = l.local_addr().expect("addr");
-    let http = tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let _ = s.read(&mut [0u8; 1024]).await;
-            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n").await;
-        }
-    });
-    assert_eq!(analyse(&target(addr, None), StartTls::Implicit, &limits()).await, None);
-    http.abort();
+    let http = fake::serve(|mut s| async move {
+        let _ = s.read(&mut [0u8; 1024]).await;
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n").await;
+    })
+    .await;
+    assert_eq!(analyse(&target(&http, None), StartTls::Implicit, &limits()).await, None);
+    drop(http);
 
     // Nothing listening.
     let closed = TcpListener::bind("127.0.0.1:0").await.expect("bind").local_addr().expect("addr");
-    assert_eq!(analyse(&target(closed, None), StartTls::Implicit, &limits()).await, None);
+    assert_eq!(analyse(&fake::target(closed), StartTls::Implicit, &limits()).await, None);
 
     // A server that accepts and never says a word: bounded by the deadline.
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = l.local_addr().expect("addr");
-    let silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = l.accept().await {
-            held.push(s);
-        }
-    });
-    let short = Limits { connect: Duration::from_secs(1), deadline: Duration::from_secs(2), max_bytes: 4096 };
+    let silent = fake::silent().await;
+    let short = fake::limits(2000, 4096);
     let started = std::time::Instant::now();
-    assert_eq!(analyse(&target(addr, None), StartTls::Implicit, &short).await, None);
+    assert_eq!(analyse(&target(&silent, None), StartTls::Implicit, &short).await, None);
     assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
     // STARTTLS against the silent server: the greeting never comes.
-    assert_eq!(analyse(&target(addr, None), StartTls::Smtp, &short).await, None);
-    silent.abort();
+    assert_eq!(analyse(&target(&silent, None), StartTls::Smtp, &short).await, None);
+    drop(silent);
 }

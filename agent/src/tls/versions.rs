@@ -133,9 +133,11 @@ where
     };
     match (flight.hello, flight.alert, stopped) {
         // A ServerHello counts whatever came after it (a close before the chain, say).
-        (Some(h), _, _) => {
-            HelloOutcome::Accepted { version: h.version, suite: h.suite, chain: flight.certificates.unwrap_or_default() }
-        }
+        (Some(h), _, _) => HelloOutcome::Accepted {
+            version: h.version,
+            suite: h.suite,
+            chain: flight.certificates.unwrap_or_default(),
+        },
         (None, Some(alert), _) => HelloOutcome::Alert { name: alert.name(), usual: alert.is_refusal() },
         (None, None, Some(Stop::Io(ProbeError::Timeout))) => HelloOutcome::Refused("no answer".into()),
         (None, None, Some(Stop::Io(ProbeError::ByteLimit))) => HelloOutcome::Odd("byte limit reached".into()),
@@ -165,25 +167,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::Limits;
-    use std::time::Duration;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
+    use crate::probe::fake;
 
-    /// A session to a one-shot server that reads a hello and answers `reply`, then waits.
+    /// A session to a server that reads a hello and answers `reply`, then waits.
     async fn against(reply: Vec<u8>, want_chain: bool) -> (HelloOutcome, usize) {
-        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = l.local_addr().expect("addr");
-        let server = tokio::spawn(async move {
-            if let Ok((mut s, _)) = l.accept().await {
-                let mut buf = [0u8; 2048];
-                let _ = s.read(&mut buf).await;
-                let _ = s.write_all(&reply).await;
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-        });
-        let limits = Limits { connect: Duration::from_secs(1), deadline: Duration::from_millis(500), max_bytes: 4096 };
-        let mut session = Session::over(TcpStream::connect(addr).await.expect("connect"), &limits);
+        let server = fake::answering(move |_| Some(reply.clone())).await;
+        let mut session = Session::connect(&server.target, &fake::limits(500, 4096)).await.expect("connect");
         let hello = client_hello::build(&Hello {
             version: Version::Tls10,
             suites: &[0x000a],
@@ -191,7 +180,7 @@ mod tests {
             random: [1; 32],
         });
         let out = exchange(&mut session, &hello, want_chain).await;
-        server.abort();
+        drop(server);
         (out, session.bytes_read())
     }
 

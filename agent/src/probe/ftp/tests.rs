@@ -1,9 +1,7 @@
 //! FTP probe tests: greeting products, FEAT, the cleartext rule, and fake servers on loopback.
 
-use std::time::{Duration, Instant};
-
 use super::*;
-use crate::probe::banner::fake;
+use crate::probe::fake;
 
 fn reply(raw: &[u8]) -> Reply {
     dialog::parse_reply(raw).expect("reply")
@@ -71,7 +69,7 @@ fn proftpd_tls_only(line: &str) -> String {
 #[tokio::test]
 async fn anonymous_vsftpd_without_tls() {
     let (server, mut rx) = fake::text_server("220 (vsFTPd 3.0.3)\r\n", vsftpd_anonymous).await;
-    let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("vsftpd"), Some("3.0.3")));
     let ids: Vec<&str> = info.observations.iter().map(|o| o.weakness.as_str()).collect();
     assert_eq!(ids, ["ftp-anonymous-login", "ftp-cleartext"]);
@@ -83,7 +81,7 @@ async fn anonymous_vsftpd_without_tls() {
 #[tokio::test]
 async fn proftpd_requiring_tls_has_no_weakness() {
     let (server, _rx) = fake::text_server("220-Welkom\r\n220 ProFTPD 1.3.8 Server\r\n", proftpd_tls_only).await;
-    let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("ProFTPD"), Some("1.3.8")));
     assert!(info.observations.is_empty(), "{:?}", info.observations);
     assert_eq!(info.details["auth-tls"], "aangeboden");
@@ -92,12 +90,9 @@ async fn proftpd_requiring_tls_has_no_weakness() {
 #[tokio::test]
 async fn silent_and_refusing_servers() {
     let server = fake::silent().await;
-    let started = Instant::now();
-    let info = identify(&server.target, &fake::limits(300, 64 * 1024)).await;
-    assert_eq!(info.note.as_deref(), Some("timeout"));
-    assert!(started.elapsed() < Duration::from_millis(2000), "300 ms deadline, plus slack");
+    fake::times_out(&server.target, 300, 2000, identify).await;
     let (server, _rx) = fake::text_server("421 Too many connections\r\n", |_| String::new()).await;
-    let info = identify(&server.target, &fake::limits(1000, 64 * 1024)).await;
+    let info = identify(&server.target, &fake::deadline(1000)).await;
     assert!(info.note.as_deref().is_some_and(|n| n.contains("421")), "{:?}", info.note);
     assert!(info.observations.is_empty());
 }

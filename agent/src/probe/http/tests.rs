@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
 use super::*;
-use crate::probe::banner::fake;
+use crate::probe::fake;
 
 /// A server answering every request with `answer` after reading the request head, then closing.
 async fn answering(answer: &'static [u8]) -> fake::Server {
@@ -28,7 +28,7 @@ async fn nginx_with_a_directory_index_is_seen() {
           <html><head><title>Index of /</title></head><body><h1>Index of /</h1><a href=\"a\">a</a>",
     )
     .await;
-    let info = identify(&server.target, &fake::limits(2000, 64 * 1024), false).await;
+    let info = identify(&server.target, &fake::deadline(2000), false).await;
     assert_eq!(info.service.as_deref(), Some("http"));
     assert_eq!(info.product.as_deref(), Some("nginx"));
     assert_eq!(info.version.as_deref(), Some("1.22.1"));
@@ -54,7 +54,7 @@ async fn a_plain_apache_page_has_no_weakness_and_our_request_is_polite() {
     })
     .await;
     let started = Instant::now();
-    let info = identify(&server.target, &fake::limits(20_000, 64 * 1024), false).await;
+    let info = identify(&server.target, &fake::deadline(20_000), false).await;
     assert!(started.elapsed() < Duration::from_secs(10), "did not wait for the close (or the deadline)");
     assert_eq!(info.product.as_deref(), Some("Apache httpd"));
     assert_eq!(info.version.as_deref(), Some("2.4.49"));
@@ -74,12 +74,12 @@ async fn a_chunked_index_and_a_redirect_to_https() {
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\n<title>In\r\n10\r\ndex of /</title>\r\n0\r\n\r\n",
     )
     .await;
-    let info = identify(&server.target, &fake::limits(2000, 64 * 1024), false).await;
+    let info = identify(&server.target, &fake::deadline(2000), false).await;
     assert!(has(&info, "http-directory-listing"), "{info:?}");
 
     let server =
         answering(b"HTTP/1.1 301 Moved\r\nLocation: https://gemeente.example/\r\nContent-Length: 0\r\n\r\n").await;
-    let info = identify(&server.target, &fake::limits(2000, 64 * 1024), false).await;
+    let info = identify(&server.target, &fake::deadline(2000), false).await;
     assert_eq!(info.details.get("redirect-to-https").map(String::as_str), Some("yes"));
     assert!(info.observations.is_empty());
 }
@@ -87,10 +87,7 @@ async fn a_chunked_index_and_a_redirect_to_https() {
 #[tokio::test]
 async fn a_silent_server_costs_the_deadline() {
     let server = fake::silent().await;
-    let started = Instant::now();
-    let info = identify(&server.target, &fake::limits(400, 64 * 1024), false).await;
-    assert!(started.elapsed() < Duration::from_millis(2000), "{:?}", started.elapsed());
-    assert_eq!(info.note.as_deref(), Some("timeout"));
+    fake::times_out(&server.target, 400, 2000, async |t, l| identify(t, l, false).await).await;
 }
 
 #[tokio::test]
@@ -117,12 +114,12 @@ async fn https_is_spoken_over_any_certificate() {
         let _ = s.shutdown().await;
     })
     .await;
-    let info = identify(&server.target, &fake::limits(3000, 64 * 1024), true).await;
+    let info = identify(&server.target, &fake::deadline(3000), true).await;
     assert_eq!(info.service.as_deref(), Some("https"));
     assert_eq!(info.product.as_deref(), Some("Microsoft IIS httpd"));
     assert_eq!(info.version.as_deref(), Some("10.0"));
     // A plain-HTTP port that speaks TLS is found out too.
-    let info = identify(&server.target, &fake::limits(3000, 64 * 1024), false).await;
+    let info = identify(&server.target, &fake::deadline(3000), false).await;
     assert_eq!(info.service.as_deref(), Some("https"));
     assert_eq!(info.product.as_deref(), Some("Microsoft IIS httpd"));
     // And plain HTTP on a port listed as HTTPS: like real servers, it answers a ClientHello with 400.
@@ -137,7 +134,7 @@ async fn https_is_spoken_over_any_certificate() {
         let _ = s.write_all(answer).await;
     })
     .await;
-    let info = identify(&server.target, &fake::limits(3000, 64 * 1024), true).await;
+    let info = identify(&server.target, &fake::deadline(3000), true).await;
     assert_eq!(info.service.as_deref(), Some("http"));
     assert_eq!(info.product.as_deref(), Some("lighttpd"));
 }
@@ -159,7 +156,7 @@ async fn deep_scans_list_admin_paths_that_are_there() {
     .await;
     let mut target = server.target.clone();
     target.deep = true;
-    let info = identify(&target, &fake::limits(3000, 64 * 1024), false).await;
+    let info = identify(&target, &fake::deadline(3000), false).await;
     assert_eq!(info.details.get("admin-paths").map(String::as_str), Some("/.git/HEAD (200)"));
     assert!(info.observations.is_empty());
 }
@@ -171,7 +168,7 @@ async fn elasticsearch_without_and_with_authentication() {
           {\"name\":\"n1\",\"cluster_name\":\"gemeente\",\"version\":{\"number\":\"7.17.9\"},\"tagline\":\"\"}",
     )
     .await;
-    let info = identify_elasticsearch(&server.target, &fake::limits(2000, 64 * 1024)).await;
+    let info = identify_elasticsearch(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.product.as_deref(), Some("Elasticsearch"));
     assert_eq!(info.version.as_deref(), Some("7.17.9"));
     assert!(has(&info, "elasticsearch-no-auth"), "{info:?}");
@@ -180,7 +177,7 @@ async fn elasticsearch_without_and_with_authentication() {
         b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"security\"\r\nX-elastic-product: Elasticsearch\r\nContent-Length: 0\r\n\r\n",
     )
     .await;
-    let info = identify_elasticsearch(&server.target, &fake::limits(2000, 64 * 1024)).await;
+    let info = identify_elasticsearch(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.product.as_deref(), Some("Elasticsearch"));
     assert!(info.observations.is_empty());
 }
@@ -190,7 +187,7 @@ async fn a_login_form_over_plain_http_but_not_over_https() {
     const PAGE: &[u8] =
         b"HTTP/1.1 200 OK\r\nContent-Length: 48\r\n\r\n<title>UPS</title><input type=\"password\" name=p>";
     let server = answering(PAGE).await;
-    let info = identify(&server.target, &fake::limits(2000, 64 * 1024), false).await;
+    let info = identify(&server.target, &fake::deadline(2000), false).await;
     let login = info.observations.iter().find(|o| o.weakness == "http-cleartext-login").expect("observed");
     assert_eq!(login.evidence, "aanmelden over HTTP zonder TLS: / (wachtwoordveld)");
 
@@ -201,6 +198,6 @@ async fn a_login_form_over_plain_http_but_not_over_https() {
         let _ = s.shutdown().await;
     })
     .await;
-    let info = identify(&server.target, &fake::limits(3000, 64 * 1024), true).await;
+    let info = identify(&server.target, &fake::deadline(3000), true).await;
     assert!(info.observations.is_empty(), "{:?}", info.observations);
 }

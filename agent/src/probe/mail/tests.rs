@@ -5,14 +5,14 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
-use crate::probe::banner::fake;
+use crate::probe::fake;
 
 fn ids(info: &ServiceInfo) -> Vec<&str> {
     info.observations.iter().map(|o| o.weakness.as_str()).collect()
 }
 
 fn limits() -> Limits {
-    fake::limits(2000, 64 * 1024)
+    fake::deadline(2000)
 }
 
 #[tokio::test]
@@ -136,6 +136,6 @@ async fn imaps_is_spoken_over_tls_and_never_called_cleartext() {
 #[tokio::test]
 async fn a_silent_mail_server_costs_the_deadline() {
     let server = fake::silent().await;
-    let info = identify(&server.target, &fake::limits(300, 64 * 1024), MailKind::Smtp).await;
+    let info = identify(&server.target, &fake::deadline(300), MailKind::Smtp).await;
     assert_eq!(info.note.as_deref(), Some("timeout"));
 }

@@ -10,7 +10,7 @@ use super::chacha::PacketCipher;
 use super::conn::Conn;
 use super::wire::{msg, Framed, Reader, Writer};
 use super::*;
-use crate::probe::banner::fake;
+use crate::probe::fake;
 
 /// A KEXINIT payload with these comma-separated lists.
 fn kexinit(kex: &str, host_keys: &str, ciphers: &str, macs: &str) -> Vec<u8> {
@@ -182,7 +182,7 @@ async fn an_old_server_with_weak_algorithms() {
         "hmac-md5,hmac-sha1",
     );
     let server = fake_sshd("SSH-2.0-OpenSSH_5.3", i_s, None).await;
-    let info = identify(&server.target, &fake::limits(2000, 64 * 1024)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("OpenSSH"), Some("5.3")));
     let weak = info.observations.iter().find(|o| o.weakness == "ssh-weak-algorithms").expect("weak");
     assert_eq!(
@@ -197,7 +197,7 @@ async fn an_old_server_with_weak_algorithms() {
 async fn a_modern_server_offering_passwords_after_a_real_key_exchange() {
     let i_s = kexinit(MODERN_KEX, "ssh-ed25519", MODERN_CIPHERS, MODERN_MACS);
     let server = fake_sshd("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", i_s, Some("publickey,password")).await;
-    let info = identify(&server.target, &fake::limits(3000, 64 * 1024)).await;
+    let info = identify(&server.target, &fake::deadline(3000)).await;
     assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("OpenSSH"), Some("9.2p1")));
     assert_eq!(info.details["banner"], "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3");
     assert_eq!(info.details["auth-methods"], "publickey,password");
@@ -209,7 +209,7 @@ async fn a_modern_server_offering_passwords_after_a_real_key_exchange() {
 async fn a_modern_server_with_keys_only_has_no_weakness() {
     let i_s = kexinit(MODERN_KEX, "ssh-ed25519", MODERN_CIPHERS, MODERN_MACS);
     let server = fake_sshd("SSH-2.0-OpenSSH_9.6", i_s, Some("publickey")).await;
-    let info = identify(&server.target, &fake::limits(3000, 64 * 1024)).await;
+    let info = identify(&server.target, &fake::deadline(3000)).await;
     assert_eq!(info.details["auth-methods"], "publickey");
     assert!(info.observations.is_empty(), "{:?}", info.observations);
 }
@@ -217,19 +217,16 @@ async fn a_modern_server_with_keys_only_has_no_weakness() {
 #[tokio::test]
 async fn silent_and_flooding_servers_stay_within_limits() {
     let server = fake::silent().await;
-    let started = Instant::now();
-    let info = identify(&server.target, &fake::limits(300, 64 * 1024)).await;
-    assert_eq!(info.note.as_deref(), Some("timeout"));
-    assert!(started.elapsed() < Duration::from_millis(2000), "300 ms deadline, plus slack");
+    fake::times_out(&server.target, 300, 2000, identify).await;
 
     // A version line, then endless bytes: the packet length is nonsense.
     let server = fake::flood(b"SSH-2.0-Flood\r\n").await;
-    let info = identify(&server.target, &fake::limits(3000, 64 * 1024)).await;
+    let info = identify(&server.target, &fake::deadline(3000)).await;
     assert!(info.note.as_deref().is_some_and(|n| n.contains("invalid SSH packet length")), "{:?}", info.note);
     // Endless pre-version text without a line end.
     let server = fake::flood(b"").await;
     let started = Instant::now();
-    let info = identify(&server.target, &fake::limits(20_000, 64 * 1024)).await;
+    let info = identify(&server.target, &fake::deadline(20_000)).await;
     assert!(info.note.as_deref().is_some_and(|n| n.starts_with("unexpected answer")), "{:?}", info.note);
     assert!(started.elapsed() < Duration::from_secs(10), "the line cap ends it, not the deadline");
 
