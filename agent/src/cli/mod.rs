@@ -46,6 +46,15 @@ pub enum Command {
     },
     /// Scannen binnen de toestemming / scan within the consent.
     Scan(ScanArgs),
+    /// Toont de poorten van een profiel en waarom ze erin staan / lists a profile's ports and why.
+    Ports {
+        /// Profiel / profile (quick, standard, full).
+        #[arg(long, value_parser = parse_profile, default_value = "quick")]
+        profile: Profile,
+        /// Enkel de nummers, kommagescheiden, bruikbaar als --ports of voor nmap -p / numbers only.
+        #[arg(long)]
+        list: bool,
+    },
     /// Auditlog / audit log.
     Audit {
         /// Audit subcommand.
@@ -172,10 +181,35 @@ fn parse_ports(s: &str) -> Result<PortList, String> {
     ports::parse_port_spec(s).map_err(|e| e.to_string())
 }
 
+/// `wijkagent ports`: the ports of a profile, with their service and reason (or, with `--list`, the
+/// numbers only: `T:1,2,…,U:53,…`, the `--ports` syntax).
+fn ports_cmd(profile: Profile, list: bool, lang: Lang) {
+    let p = ports::profile_ports(profile);
+    if list {
+        let tcp = p.tcp.iter().map(|n| n.to_string());
+        let udp = p.udp.iter().map(|n| format!("U:{n}"));
+        println!("{}", tcp.chain(udp).collect::<Vec<_>>().join(","));
+        return;
+    }
+    for (proto, numbers) in [(ports::Proto::Tcp, &p.tcp), (ports::Proto::Udp, &p.udp)] {
+        for &n in numbers {
+            let why = match lang {
+                Lang::Nl => ports::reason(n, proto),
+                Lang::En => ports::reason_en(n, proto).or_else(|| ports::reason(n, proto)),
+            };
+            println!("{n}/{proto}\t{}\t{}", ports::service_name(n, proto).unwrap_or("-"), why.unwrap_or("-"));
+        }
+    }
+}
+
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Consent { cmd } => consent_cmd::run(cmd, cli.lang),
+        Command::Ports { profile, list } => {
+            ports_cmd(profile, list, cli.lang);
+            Ok(0)
+        }
         Command::Audit { cmd: AuditCmd::Verify { log } } => audit_cmd::verify(log, cli.lang),
         Command::Scan(args) => scan_cmd::run(args, cli.lang),
         Command::Report { cmd } => report_cmd::run(cmd, cli.lang),
