@@ -133,37 +133,10 @@ pub(crate) fn plan(lab_dir: &Path, addr: &Addressing) -> Result<Vec<DaemonPlan>>
         dir,
     });
 
-    // redis: no persistence, reachable from the lab.
-    let dir = host_dir(lab_dir, host::REDIS)?;
-    plans.push(DaemonPlan {
-        host: host::REDIS,
-        name: "redis-server",
-        program: program("redis-server")?,
-        args: [
-            "--port",
-            "6379",
-            "--bind",
-            "0.0.0.0",
-            "--protected-mode",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--daemonize",
-            "no",
-            "--logfile",
-            "",
-            "--dir",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([path_str(&dir)])
-        .collect(),
-        env: vec![],
-        listens: vec![v4(Port::tcp(6379))],
-        dir,
-    });
+    // redis: no persistence, reachable from the lab, no password.
+    let mut redis = crate::services::redis(lab_dir, host::REDIS, None)?;
+    redis.listens = vec![v4(Port::tcp(6379))];
+    plans.push(redis);
 
     // snmp: net-snmp, own config only (-C), no smux, persistent state in the lab dir.
     let dir = host_dir(lab_dir, host::SNMP)?;

@@ -134,7 +134,7 @@ fn smbd(lab_dir: &Path, host: &'static str, template: &str) -> Result<DaemonPlan
 }
 
 /// redis-server without persistence; with `requirepass` when a password is given.
-fn redis(lab_dir: &Path, host: &'static str, password: Option<&str>) -> Result<DaemonPlan> {
+pub(crate) fn redis(lab_dir: &Path, host: &'static str, password: Option<&str>) -> Result<DaemonPlan> {
     let dir = host_dir(lab_dir, host)?;
     let mut args = strings(&[
         "--port",
