@@ -160,7 +160,15 @@ pub async fn execute(
         interrupted: interrupted.clone(),
         lang: opts.lang,
     });
-    let written = crate::report::write_all(&report, &opts.out_dir, opts.lang)?;
+    let written = match crate::report::write_all(&report, &opts.out_dir, opts.lang) {
+        Ok(w) => w,
+        Err(e) => {
+            // A full disk must not leave the audit log claiming nothing happened.
+            let why = format!("report-not-written: {e}");
+            let _ = audit.append(AuditEvent::ScanInterrupted { scan_id: scan_id.clone(), reason: why });
+            return Err(e.into());
+        }
+    };
     let path = written.into_iter().next().unwrap_or_else(|| opts.out_dir.join(crate::report::REPORT_JSON));
     if let Some(why) = &interrupted {
         audit.append(AuditEvent::ScanInterrupted { scan_id: scan_id.clone(), reason: why.clone() })?;
