@@ -7,9 +7,15 @@
 //!    within 3 % of 500/s, no one-second bucket above 550.
 //! 4. Memory: a /16 scope (mostly dead addresses, quick profile, capped rate), stopped after a bounded
 //!    time: peak RSS ≤ 20 MB, nmap's peak on the same job beside it.
+//! 5. Services (`services`, services lab, hostile hosts left out): `wijkagent scan --profile standard`
+//!    vs `nmap -n -sV -p <standard TCP ports>` (target ≤ 0.5×), and how often wijkagent agrees with
+//!    nmap's service names, products and versions ([`identify`]).
+//! 6. TLS (`tls`, services lab; needs `apt-get install testssl.sh`): accepted versions and
+//!    certificate verdicts per TLS endpoint vs testssl.sh `-p -S` ([`testssl`]).
 //!
-//! Run as root with `tests/bench` (builds release binaries first). Every probe stays inside the lab's
-//! namespaces (198.18.0.0/15). Results: a table on stdout and `target/bench/results.json`.
+//! Run as root with `tests/bench [syn] [connect] [rate] [memory] [services] [tls]` (builds release
+//! binaries first). Every probe stays inside the lab's namespaces (198.18.0.0/15). Results: a table
+//! on stdout and `target/bench/results.json` (entries of jobs not run this time are kept).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -18,10 +24,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
-use wijk_lab::bench::{measure, nmap, wire};
+use wijk_lab::bench::{agent_scan, identify, measure, nmap, testssl, wire};
 use wijk_lab::consent_fixture::{write_signed, ConsentSpec, SignedConsent};
-use wijk_lab::lab::{require_root_and_programs, Lab};
+use wijk_lab::lab::{require_lab_or_skip, require_root_and_programs, Lab};
 use wijk_lab::report::Report;
+use wijk_lab::LabKind;
 
 const RATE_MAX: u32 = 1_000_000;
 
@@ -32,6 +39,51 @@ fn main() -> Result<()> {
     if !require_root_and_programs("wijk-bench", &["nmap", "tcpdump"]) {
         bail!("wijk-bench needs root, nmap and tcpdump");
     }
+    let nmap_version = String::from_utf8_lossy(&std::process::Command::new("nmap").arg("--version").output()?.stdout)
+        .lines()
+        .next()
+        .unwrap_or("nmap ?")
+        .to_string();
+    let mut results = serde_json::Map::new();
+    if BASIC_JOBS.iter().any(|j| only(j)) || args.iter().any(|a| a == "hold") {
+        basic(&args, fast_rate, &nmap_version, &mut results)?;
+    }
+    if only("services") || only("tls") {
+        services_lab(&args, fast_rate, &mut results)?;
+    }
+    let out = bench_dir()?;
+    // Jobs run now replace their entries; entries of jobs not run this time are kept.
+    let mut all = std::fs::read_to_string(out.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .filter(|d| d.get("schema").and_then(serde_json::Value::as_str) == Some("wijk.bench/1"))
+        .and_then(|d| d.get("results").and_then(serde_json::Value::as_object).cloned())
+        .unwrap_or_default();
+    all.extend(results);
+    let doc = json!({"schema": "wijk.bench/1", "nmap": nmap_version, "results": all});
+    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&doc)?)?;
+    println!("\nresults: {}", out.join("results.json").display());
+    Ok(())
+}
+
+/// `target/bench`, made if missing.
+fn bench_dir() -> Result<std::path::PathBuf> {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&out)?;
+    Ok(out)
+}
+
+/// Jobs of the basic lab.
+const BASIC_JOBS: &[&str] = &["syn", "connect", "rate", "memory"];
+
+/// Benchmarks 1-4 (and `hold`), in a basic lab.
+fn basic(
+    args: &[String],
+    fast_rate: u32,
+    nmap_version: &str,
+    results: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    let only = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
     let lab = Lab::up("bench")?;
     let dir = tempfile::tempdir()?;
     let addr = lab.addressing();
@@ -42,16 +94,10 @@ fn main() -> Result<()> {
     spec.max_rate = RATE_MAX;
     spec.max_per_host_rate = RATE_MAX;
     let consent = write_signed(&dir.path().join("lab"), &spec)?;
-    let nmap_version = String::from_utf8_lossy(&std::process::Command::new("nmap").arg("--version").output()?.stdout)
-        .lines()
-        .next()
-        .unwrap_or("nmap ?")
-        .to_string();
     println!("wijk-bench — {nmap_version}; lab {}, {} live hosts\n", addr.ipv4_net(), targets.len());
     if args.iter().any(|a| a == "hold") {
         return hold(&lab, &consent, &targets);
     }
-    let mut results = serde_json::Map::new();
     if only("syn") {
         let r = compare(&lab, &consent, dir.path(), &targets, "syn", fast_rate)?;
         results.insert("syn_full_range".into(), r);
@@ -66,23 +112,32 @@ fn main() -> Result<()> {
     if only("memory") {
         results.insert("memory_slash16".into(), memory(&lab, dir.path())?);
     }
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
-    std::fs::create_dir_all(&out)?;
-    let doc = json!({"schema": "wijk.bench/1", "nmap": nmap_version, "results": results});
-    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&doc)?)?;
-    println!("\nresults: {}", out.join("results.json").display());
     Ok(())
 }
 
-fn agent_scan(lab: &Lab, consent: &SignedConsent, out: &Path, extra: &[&str]) -> std::process::Command {
-    let agent = wijk_lab::agent::bin();
-    let mut args: Vec<String> = vec![agent.display().to_string(), "scan".into(), "--scope".into()];
-    args.push(consent.scope.display().to_string());
-    args.extend(["--trust".into(), consent.keys.public_key.display().to_string()]);
-    args.extend(["--out".into(), out.display().to_string(), "--progress".into(), "none".into()]);
-    args.extend(["--audit-log".into(), out.join("audit.log").display().to_string()]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    lab.scanner_exec(args)
+/// Benchmarks 5 (`services`) and 6 (`tls`), in a services lab.
+fn services_lab(
+    args: &[String],
+    fast_rate: u32,
+    results: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    let only = |name: &str| args.is_empty() || args.iter().any(|a| a == name);
+    if !require_lab_or_skip("wijk-bench services", LabKind::Services, &["nmap"]) {
+        bail!("the services and tls jobs need root and the services lab's programs");
+    }
+    // Built beside this program by `cargo build -p wijk-lab` (tests/bench does).
+    let hostile = std::env::current_exe()?.with_file_name("hostile");
+    let lab = Lab::up_services("benchsvc", &hostile)?;
+    let dir = tempfile::tempdir()?;
+    println!("\nwijk-bench — services lab {}\n", lab.addressing().ipv4_net());
+    if only("services") {
+        results.insert("services_standard".into(), identify::run(&lab, dir.path(), fast_rate)?);
+    }
+    if only("tls") {
+        let keep = bench_dir()?;
+        results.insert("tls_testssl".into(), testssl::run(&lab, dir.path(), &keep, fast_rate)?);
+    }
+    Ok(())
 }
 
 type PortSets = BTreeMap<IpAddr, BTreeSet<(u16, String)>>;
