@@ -5,6 +5,10 @@
 //!
 //! 1. An SMB1 NEGOTIATE offering only `NT LM 0.12`. A server that picks it speaks SMB1:
 //!    `smb1-enabled`. Windows without SMB1 drops the connection; Samba answers "no dialect" (0xFFFF).
+//!    When it picks SMB1, one SESSION_SETUP_ANDX on the same connection: a null session (empty
+//!    account and passwords), or the NTLMSSP NEGOTIATE leg when the answer asked for extended
+//!    security. Its answer carries NativeOS and NativeLanMan (`Samba 4.17.12-Debian`: product and
+//!    version; a Windows string is a detail only). The setup is not completed further.
 //! 2. An SMB2 NEGOTIATE offering 2.0.2 to 3.1.1: the highest common dialect, and SecurityMode. When
 //!    signing is not required: `smb-signing-not-required` (relaying NTLM to this host works).
 //!    On the same connection two NTLMSSP session setups, each a NEGOTIATE/CHALLENGE/AUTHENTICATE:
@@ -106,6 +110,10 @@ async fn smb1(target: &Target, limits: &Limits, info: &mut ServiceInfo) -> Resul
                 info.detail("smb1-signing", signing);
             }
             info.observe("smb1-enabled", "de server kiest het SMB1-dialect 'NT LM 0.12' in een SMB1-NEGOTIATE");
+            // The native strings are a bonus: whatever stops the session setup ends only it.
+            if let Ok(setup) = smb1_session_setup(&mut s, &n, limits.max_bytes).await {
+                describe_native(info, &setup);
+            }
         }
         Ok(n) => {
             info.service = Some("smb".into());
@@ -114,6 +122,34 @@ async fn smb1(target: &Target, limits: &Limits, info: &mut ServiceInfo) -> Resul
         Err(e) => info.detail("smb1", &format!("geen SMB1-antwoord ({e})")),
     }
     Ok(s.bytes_read())
+}
+
+/// The SESSION_SETUP_ANDX after an accepted SMB1 NEGOTIATE `n`, of the kind `n` asks for.
+async fn smb1_session_setup(
+    s: &mut Session,
+    n: &packets::Smb1Negotiate,
+    cap: usize,
+) -> Result<packets::Smb1SessionSetup, ProbeError> {
+    let blob =
+        (n.flags2 & packets::FLAGS2_EXTENDED_SECURITY != 0).then(|| ntlm::spnego_init(&ntlm::negotiate_message()));
+    s.write_all(&packets::smb1_session_setup(blob.as_deref())).await?;
+    let answer = read_message(s, cap).await?;
+    packets::parse_smb1_session_setup(&answer).map_err(|e| ProbeError::Protocol(e.into()))
+}
+
+/// Fills `info` from the native strings of an SMB1 session setup answer.
+fn describe_native(info: &mut ServiceInfo, setup: &packets::Smb1SessionSetup) {
+    for (key, text) in [("native-os", &setup.native_os), ("native-lanman", &setup.native_lanman)] {
+        if !text.trim().is_empty() {
+            info.detail(key, text);
+        }
+    }
+    if let Some(version) =
+        packets::samba_version(&setup.native_lanman).or_else(|| packets::samba_version(&setup.native_os))
+    {
+        info.product = Some("Samba".into());
+        info.version = Some(version);
+    }
 }
 
 /// The SMB2 connection: negotiate, then the guest and anonymous session setups.

@@ -1,4 +1,5 @@
-//! SMB messages built and read by hand: the SMB1 NEGOTIATE ([MS-CIFS] 2.2.4.52), the SMB2 header,
+//! SMB messages built and read by hand: the SMB1 NEGOTIATE ([MS-CIFS] 2.2.4.52) and
+//! SESSION_SETUP_ANDX (2.2.4.53, [MS-SMB] 2.2.4.6 with extended security), the SMB2 header,
 //! NEGOTIATE and SESSION_SETUP ([MS-SMB2] 2.2), and the 4-byte direct-TCP framing (RFC 1002 session
 //! message header, 24-bit length). Pure functions; every offset is checked before use.
 
@@ -74,6 +75,8 @@ pub struct Smb1Negotiate {
     pub dialect_index: u16,
     /// SecurityMode, in an NT LM 0.12 answer.
     pub security_mode: Option<u8>,
+    /// Flags2 of the answer: [`FLAGS2_EXTENDED_SECURITY`] says which session setup it expects.
+    pub flags2: u16,
 }
 
 /// Parses an SMB1 NEGOTIATE answer (unframed).
@@ -88,7 +91,152 @@ pub fn parse_smb1_negotiate(msg: &[u8]) -> Result<Smb1Negotiate, Malformed> {
     let words = usize::from(*msg.get(32).ok_or("short SMB1 header")?);
     let dialect_index = if words >= 1 { u16_at(msg, 33).ok_or("short SMB1 NEGOTIATE")? } else { 0xffff };
     let security_mode = if words >= 17 { msg.get(35).copied() } else { None };
-    Ok(Smb1Negotiate { status, dialect_index, security_mode })
+    let flags2 = u16_at(msg, 10).ok_or("short SMB1 header")?;
+    Ok(Smb1Negotiate { status, dialect_index, security_mode, flags2 })
+}
+
+/// SMB1 Flags2: Unicode strings.
+pub const FLAGS2_UNICODE: u16 = 0x8000;
+/// SMB1 Flags2: extended security (a security blob instead of passwords).
+pub const FLAGS2_EXTENDED_SECURITY: u16 = 0x0800;
+/// SMB1 command SESSION_SETUP_ANDX.
+pub const SMB1_SESSION_SETUP: u8 = 0x73;
+/// Longest NativeOS / NativeLanMan string kept, in characters.
+const NATIVE_MAX: usize = 128;
+
+/// SMB1 SESSION_SETUP_ANDX, framed: with extended security (`Some(blob)`, 12 words) carrying the
+/// security blob, else a null session (13 words, empty account and passwords). The client's own
+/// NativeOS and NativeLanMan are empty.
+pub fn smb1_session_setup(blob: Option<&[u8]>) -> Vec<u8> {
+    let extended = blob.is_some();
+    let mut m = b"\xffSMB".to_vec(); // protocol
+    m.push(SMB1_SESSION_SETUP); // command
+    m.extend_from_slice(&[0; 4]); // status
+    m.push(0x18); // flags: canonicalised paths, case-insensitive
+    let flags2 = if extended { 0xc801u16 } else { 0xc001 }; // unicode, NT status, (extended security), long names
+    m.extend_from_slice(&flags2.to_le_bytes());
+    m.extend_from_slice(&[0; 12]); // PID high, security features, reserved
+    m.extend_from_slice(&[0; 2]); // TID
+    m.extend_from_slice(b"wk"); // PID low
+    m.extend_from_slice(&[0; 2]); // UID
+    m.extend_from_slice(&1u16.to_le_bytes()); // MID
+    m.push(if extended { 12 } else { 13 }); // word count
+    m.extend_from_slice(&[0xff, 0x00, 0x00, 0x00]); // no AndX command, reserved, AndX offset
+    m.extend_from_slice(&4356u16.to_le_bytes()); // max buffer size
+    m.extend_from_slice(&1u16.to_le_bytes()); // max mpx count
+    m.extend_from_slice(&[0; 2]); // VC number
+    m.extend_from_slice(&[0; 4]); // session key
+                                  // Capabilities: unicode, NT status (and extended security).
+    let caps: u32 = if extended { 0x8000_0044 } else { 0x0000_0044 };
+    let mut bytes = Vec::new();
+    match blob {
+        Some(blob) => {
+            m.extend_from_slice(&(blob.len() as u16).to_le_bytes()); // security blob length
+            m.extend_from_slice(&[0; 4]); // reserved
+            m.extend_from_slice(&caps.to_le_bytes());
+            bytes.extend_from_slice(blob);
+        }
+        None => {
+            m.extend_from_slice(&[0; 2]); // OEM password length 0
+            m.extend_from_slice(&[0; 2]); // unicode password length 0
+            m.extend_from_slice(&[0; 4]); // reserved
+            m.extend_from_slice(&caps.to_le_bytes());
+        }
+    }
+    // Byte count follows at m.len(); the strings start 2 bytes later and are 2-aligned.
+    if (m.len() + 2 + bytes.len()) % 2 == 1 {
+        bytes.push(0); // pad
+    }
+    let strings = if extended { 2 } else { 4 }; // (account, domain,) NativeOS, NativeLanMan: empty
+    bytes.resize(bytes.len() + 2 * strings, 0);
+    m.extend_from_slice(&(bytes.len() as u16).to_le_bytes()); // byte count
+    m.extend_from_slice(&bytes);
+    frame(&m)
+}
+
+/// What an SMB1 SESSION_SETUP_ANDX answer said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Smb1SessionSetup {
+    /// NT status.
+    pub status: u32,
+    /// NativeOS (`Windows 6.1`, `Unix`, `Windows Server 2016 Standard 14393`), empty when absent.
+    pub native_os: String,
+    /// NativeLanMan (`Samba 4.17.12-Debian`, `Windows Server 2016 Standard 6.3`), empty when absent.
+    pub native_lanman: String,
+}
+
+/// Parses an SMB1 SESSION_SETUP_ANDX answer (unframed): 3 words (basic), 4 words (extended
+/// security, a security blob before the strings) or 0 words (an error answer, no strings).
+pub fn parse_smb1_session_setup(msg: &[u8]) -> Result<Smb1SessionSetup, Malformed> {
+    if msg.get(..4) != Some(b"\xffSMB") {
+        return Err("not an SMB1 answer");
+    }
+    if msg.get(4) != Some(&SMB1_SESSION_SETUP) {
+        return Err("not an SMB1 SESSION_SETUP_ANDX answer");
+    }
+    let status = u32_at(msg, 5).ok_or("short SMB1 header")?;
+    let flags2 = u16_at(msg, 10).ok_or("short SMB1 header")?;
+    let words = usize::from(*msg.get(32).ok_or("short SMB1 header")?);
+    let blob_len = match words {
+        0 | 3 => 0,
+        4 => usize::from(u16_at(msg, 33 + 6).ok_or("short SMB1 SESSION_SETUP_ANDX")?),
+        _ => return Err("SMB1 SESSION_SETUP_ANDX answer of an unknown word count"),
+    };
+    let count_at = 33 + 2 * words;
+    let count = usize::from(u16_at(msg, count_at).ok_or("short SMB1 SESSION_SETUP_ANDX")?);
+    let bytes_at = count_at + 2;
+    let end = bytes_at + count;
+    if msg.len() < end {
+        return Err("SMB1 byte count beyond the message");
+    }
+    if blob_len > count {
+        return Err("SMB1 security blob beyond the byte count");
+    }
+    let mut at = bytes_at + blob_len;
+    let unicode = flags2 & FLAGS2_UNICODE != 0;
+    if unicode && at % 2 == 1 && at < end {
+        at += 1; // pad to 2 bytes from the header's start
+    }
+    let strings = &msg[at.min(end)..end];
+    let (native_os, native_lanman) = if unicode {
+        let (os, rest) = utf16z(strings);
+        (os, utf16z(rest).0)
+    } else {
+        let (os, rest) = asciiz(strings);
+        (os, asciiz(rest).0)
+    };
+    Ok(Smb1SessionSetup { status, native_os, native_lanman })
+}
+
+/// A NUL-terminated UTF-16LE string at the start of `b` (unterminated: to the end) and what follows.
+fn utf16z(b: &[u8]) -> (String, &[u8]) {
+    let mut units = Vec::new();
+    let mut used = b.len();
+    for (i, pair) in b.chunks(2).enumerate() {
+        let [lo, hi] = pair else { break };
+        if *lo == 0 && *hi == 0 {
+            used = 2 * i + 2;
+            break;
+        }
+        units.push(u16::from_le_bytes([*lo, *hi]));
+    }
+    let text: String = char::decode_utf16(units).map(|c| c.unwrap_or('\u{fffd}')).take(NATIVE_MAX).collect();
+    (text, &b[used.min(b.len())..])
+}
+
+/// A NUL-terminated OEM string at the start of `b` (unterminated: to the end) and what follows.
+fn asciiz(b: &[u8]) -> (String, &[u8]) {
+    let len = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    let text: String = String::from_utf8_lossy(&b[..len]).chars().take(NATIVE_MAX).collect();
+    (text, &b[(len + 1).min(b.len())..])
+}
+
+/// The Samba version in a NativeLanMan or NativeOS string: `4.17.12` from `Samba 4.17.12-Debian`.
+pub fn samba_version(native: &str) -> Option<String> {
+    let rest = native.trim().strip_prefix("Samba ")?;
+    let version: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').take(32).collect();
+    let version = version.trim_end_matches('.');
+    version.starts_with(|c: char| c.is_ascii_digit()).then(|| version.to_string())
 }
 
 /// An SMB2 header for `command`.

@@ -26,6 +26,39 @@ fn smb1_none() -> Vec<u8> {
     m
 }
 
+/// An SMB1 SESSION_SETUP_ANDX answer with `status` and Unicode NativeOS `os` / NativeLanMan
+/// `lanman`: 4 words and the security `blob` when `blob` is some (extended security), else 3 words.
+fn smb1_session_answer(status: u32, blob: Option<&[u8]>, os: &str, lanman: &str) -> Vec<u8> {
+    let utf16z = |s: &str| s.encode_utf16().chain([0]).flat_map(u16::to_le_bytes).collect::<Vec<u8>>();
+    let mut m = b"\xffSMB".to_vec(); // protocol
+    m.push(0x73); // SESSION_SETUP_ANDX
+    m.extend_from_slice(&status.to_le_bytes()); // status
+    m.push(0x98); // flags: reply
+    m.extend_from_slice(&[0x01, 0xc8]); // flags2: unicode, NT status, extended security, long names
+    m.extend_from_slice(&[0; 12]); // PID high, security features, reserved
+    m.extend_from_slice(&[0; 2]); // TID
+    m.extend_from_slice(b"wk"); // PID low
+    m.extend_from_slice(&0x0064u16.to_le_bytes()); // UID
+    m.extend_from_slice(&1u16.to_le_bytes()); // MID
+    m.push(if blob.is_some() { 4 } else { 3 }); // word count
+    m.extend_from_slice(&[0xff, 0x00, 0x00, 0x00]); // no AndX command
+    m.extend_from_slice(&[0; 2]); // action
+    let mut bytes = Vec::new();
+    if let Some(blob) = blob {
+        m.extend_from_slice(&(blob.len() as u16).to_le_bytes()); // security blob length
+        bytes.extend_from_slice(blob);
+    }
+    if (m.len() + 2 + bytes.len()) % 2 == 1 {
+        bytes.push(0); // pad: Unicode strings are 2-aligned from the header's start
+    }
+    bytes.extend(utf16z(os));
+    bytes.extend(utf16z(lanman));
+    bytes.extend(utf16z("WORKGROUP")); // primary domain
+    m.extend_from_slice(&(bytes.len() as u16).to_le_bytes()); // byte count
+    m.extend(bytes);
+    m
+}
+
 /// An SMB2 answer header for `command` with `status` and `session`.
 fn smb2_answer(command: u16, status: u32, session: u64) -> Vec<u8> {
     let mut h = b"\xfeSMB".to_vec();
@@ -133,6 +166,88 @@ fn parses_smb1_answers() {
 }
 
 #[test]
+fn smb1_session_setup_requests() {
+    let null = packets::smb1_session_setup(None);
+    assert_eq!(packets::frame_len(&null[..4]), Ok(Some(null.len() - 4)));
+    let m = &null[4..];
+    assert_eq!(&m[..5], b"\xffSMB\x73");
+    assert_eq!(m[32], 13, "basic form: 13 words");
+    assert_eq!(packets::u16_at(m, 33 + 14), Some(0), "OEM password length");
+    assert_eq!(packets::u16_at(m, 33 + 16), Some(0), "Unicode password length");
+    // Byte count at 59: a pad byte (61 is odd), then four empty Unicode strings.
+    assert_eq!(packets::u16_at(m, 59), Some(9));
+    assert_eq!(&m[61..], &[0; 9]);
+
+    let ext = packets::smb1_session_setup(Some(b"blob"));
+    let m = &ext[4..];
+    assert_eq!(m[32], 12, "extended security: 12 words");
+    assert_eq!(packets::u16_at(m, 33 + 14), Some(4), "security blob length");
+    assert_eq!(packets::u32_at(m, 33 + 20), Some(0x8000_0044), "CAP_EXTENDED_SECURITY");
+    // Byte count at 57, the blob at 59, a pad to 64, two empty Unicode strings.
+    assert_eq!(packets::u16_at(m, 57), Some(4 + 1 + 4));
+    assert_eq!(&m[59..63], b"blob");
+    assert_eq!(m.len(), 59 + 9);
+}
+
+#[test]
+fn parses_smb1_session_setup_answers() {
+    // Basic (3 words) from Samba: byte count at 39, a pad at 41, then the strings.
+    let basic = smb1_session_answer(0, None, "Windows 6.1", "Samba 4.17.12-Debian");
+    assert_eq!(basic[41], 0, "pad");
+    let got = packets::parse_smb1_session_setup(&basic).expect("basic");
+    assert_eq!(got.status, 0);
+    assert_eq!((got.native_os.as_str(), got.native_lanman.as_str()), ("Windows 6.1", "Samba 4.17.12-Debian"));
+    // Extended (4 words), MORE_PROCESSING_REQUIRED with a 5-byte blob: no pad needed (43 + 5 = 48).
+    let ext = smb1_session_answer(
+        STATUS_MORE_PROCESSING_REQUIRED,
+        Some(b"\xa1\x03abc"),
+        "Windows Server 2016 Standard 14393",
+        "Windows Server 2016 Standard 6.3",
+    );
+    let got = packets::parse_smb1_session_setup(&ext).expect("extended");
+    assert_eq!(got.status, STATUS_MORE_PROCESSING_REQUIRED);
+    assert_eq!(got.native_os, "Windows Server 2016 Standard 14393");
+    assert_eq!(got.native_lanman, "Windows Server 2016 Standard 6.3");
+    // OEM strings (flags2 without Unicode), no pad.
+    let mut oem = basic[..39].to_vec();
+    oem[11] = 0x48; // flags2 0x4801: no Unicode
+    oem.extend_from_slice(&11u16.to_le_bytes()); // byte count
+    oem.extend_from_slice(b"Unix\0Samba\0");
+    let got = packets::parse_smb1_session_setup(&oem).expect("oem");
+    assert_eq!((got.native_os.as_str(), got.native_lanman.as_str()), ("Unix", "Samba"));
+    // An error answer: 0 words, 0 bytes.
+    let mut err = basic[..32].to_vec();
+    err[5..9].copy_from_slice(&0xc000_006du32.to_le_bytes());
+    err.extend_from_slice(&[0, 0, 0]); // word count 0, byte count 0
+    let got = packets::parse_smb1_session_setup(&err).expect("error answer");
+    assert_eq!((got.status, got.native_lanman.as_str()), (0xc000_006d, ""));
+
+    // Truncated: in the header, before the byte count, inside the strings.
+    assert!(packets::parse_smb1_session_setup(&basic[..20]).is_err());
+    assert!(packets::parse_smb1_session_setup(&basic[..38]).is_err());
+    assert!(packets::parse_smb1_session_setup(&basic[..basic.len() - 1]).is_err());
+    // A blob longer than the byte count; an unknown word count; a NEGOTIATE answer; SMB2; garbage.
+    let mut long_blob = ext.clone();
+    long_blob[39..41].copy_from_slice(&0xfff0u16.to_le_bytes());
+    assert!(packets::parse_smb1_session_setup(&long_blob).is_err());
+    let mut words = basic.clone();
+    words[32] = 200;
+    assert!(packets::parse_smb1_session_setup(&words).is_err());
+    assert!(packets::parse_smb1_session_setup(&smb1_nt_lm()).is_err());
+    assert!(packets::parse_smb1_session_setup(&smb2_negotiated(0x0311, 1)).is_err());
+    assert!(packets::parse_smb1_session_setup(b"HTTP/1.1 400 Bad Request\r\n").is_err());
+}
+
+#[test]
+fn samba_versions() {
+    assert_eq!(packets::samba_version("Samba 4.17.12-Debian").as_deref(), Some("4.17.12"));
+    assert_eq!(packets::samba_version("Samba 3.6.25").as_deref(), Some("3.6.25"));
+    assert_eq!(packets::samba_version("Samba"), None);
+    assert_eq!(packets::samba_version("Samba unknown"), None);
+    assert_eq!(packets::samba_version("Windows Server 2016 Standard 6.3"), None);
+}
+
+#[test]
 fn parses_smb2_negotiate_and_session_setup() {
     let n = packets::parse_smb2_negotiate(&smb2_negotiated(0x0311, 0x0001)).expect("negotiate");
     assert_eq!((n.dialect, n.security_mode), (0x0311, 0x0001));
@@ -204,6 +319,8 @@ fn malformed_challenges_are_errors() {
 #[derive(Clone, Copy)]
 struct Server {
     smb1: bool,
+    /// NativeLanMan in the SMB1 session setup answer.
+    lanman: &'static str,
     security_mode: u16,
     guest: bool,
     version: [u8; 4],
@@ -216,7 +333,17 @@ fn answer(srv: Server, framed: &[u8]) -> Option<Vec<u8>> {
         if !srv.smb1 {
             return None;
         }
-        smb1_nt_lm()
+        match (req.get(4), req.get(32)) {
+            (Some(0x72), _) => smb1_nt_lm(),
+            // Extended security, as the NEGOTIATE answer's flags2 asks: the NTLMSSP NEGOTIATE leg.
+            (Some(0x73), Some(12)) if ntlm::find_message(req, 1).is_some() => {
+                let blob = ntlm::spnego_response(&challenge(srv.version));
+                smb1_session_answer(STATUS_MORE_PROCESSING_REQUIRED, Some(&blob), "Windows 6.1", srv.lanman)
+            }
+            // The basic form: a null session.
+            (Some(0x73), Some(13)) => smb1_session_answer(0, None, "Unix", srv.lanman),
+            _ => return None,
+        }
     } else {
         let header = packets::parse_smb2_header(req).ok()?;
         match header.command {
@@ -246,12 +373,14 @@ fn weaknesses(info: &ServiceInfo) -> Vec<&str> {
 
 #[tokio::test]
 async fn a_weak_samba_shows_all_three_findings() {
-    let srv = Server { smb1: true, security_mode: 0x0001, guest: true, version: SAMBA };
+    let srv = Server { smb1: true, lanman: "Samba 4.17.12-Debian", security_mode: 0x0001, guest: true, version: SAMBA };
     let server = fake::answering(move |r| answer(srv, r)).await;
     let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.note, None);
     assert_eq!(weaknesses(&info), vec!["smb1-enabled", "smb-signing-not-required", "smb-guest-access"]);
-    assert_eq!(info.product.as_deref(), Some("Samba"));
+    assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("Samba"), Some("4.17.12")));
+    assert_eq!(info.details.get("native-lanman").map(String::as_str), Some("Samba 4.17.12-Debian"));
+    assert_eq!(info.details.get("native-os").map(String::as_str), Some("Windows 6.1"));
     assert_eq!(info.details.get("smb2-dialect").map(String::as_str), Some("3.1.1"));
     assert_eq!(info.details.get("netbios-name").map(String::as_str), Some("FS01"));
     assert!(info.details.get("smb-anonymous").is_some_and(|a| a.contains("IS_NULL")));
@@ -259,7 +388,7 @@ async fn a_weak_samba_shows_all_three_findings() {
 
 #[tokio::test]
 async fn a_hardened_windows_shows_none() {
-    let srv = Server { smb1: false, security_mode: 0x0003, guest: false, version: WINDOWS_2019 };
+    let srv = Server { smb1: false, lanman: "", security_mode: 0x0003, guest: false, version: WINDOWS_2019 };
     let server = fake::answering(move |r| answer(srv, r)).await;
     let info = identify(&server.target, &fake::deadline(2000)).await;
     assert_eq!(info.note, None);
@@ -277,7 +406,7 @@ async fn a_samba_answering_no_dialect_has_smb1_off() {
         if r.get(4..8) == Some(b"\xffSMB") {
             return Some(packets::frame(&smb1_none()));
         }
-        answer(Server { smb1: false, security_mode: 3, guest: false, version: SAMBA }, r)
+        answer(Server { smb1: false, lanman: "", security_mode: 3, guest: false, version: SAMBA }, r)
     })
     .await;
     let info = identify(&server.target, &fake::deadline(2000)).await;
@@ -297,4 +426,57 @@ async fn an_oversized_frame_is_refused() {
     let server = fake::answering(|_| Some(vec![0x00, 0xff, 0xff, 0xff, 0xfe])).await;
     let info = identify(&server.target, &fake::deadline(1000)).await;
     assert!(info.note.as_deref().is_some_and(|n| n.contains("16777215 bytes")), "{:?}", info.note);
+}
+
+#[tokio::test]
+async fn a_windows_with_smb1_gives_its_name_as_a_detail_only() {
+    let srv = Server {
+        smb1: true,
+        lanman: "Windows Server 2016 Standard 6.3",
+        security_mode: 3,
+        guest: false,
+        version: WINDOWS_2019,
+    };
+    let server = fake::answering(move |r| answer(srv, r)).await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
+    assert_eq!(info.note, None);
+    assert_eq!(weaknesses(&info), vec!["smb1-enabled"]);
+    assert_eq!(info.details.get("native-lanman").map(String::as_str), Some("Windows Server 2016 Standard 6.3"));
+    // The product and version come from the NTLM CHALLENGE, not from the native strings.
+    assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("Windows"), Some("10.0.17763")));
+}
+
+#[tokio::test]
+async fn an_smb1_server_silent_after_negotiate_still_gets_its_smb2_questions() {
+    let srv = Server { smb1: true, lanman: "", security_mode: 1, guest: false, version: SAMBA };
+    let server = fake::answering(move |r| {
+        if r.get(4..9) == Some(b"\xffSMB\x73") {
+            return Some(Vec::new()); // silence: the server reads on
+        }
+        answer(srv, r)
+    })
+    .await;
+    let info = identify(&server.target, &fake::deadline(1000)).await;
+    assert_eq!(info.note, None);
+    assert_eq!(weaknesses(&info), vec!["smb1-enabled", "smb-signing-not-required"]);
+    assert_eq!(info.version, None);
+    assert!(!info.details.contains_key("native-lanman"));
+}
+
+#[tokio::test]
+async fn an_old_samba_without_extended_security_answers_a_null_session() {
+    let srv = Server { smb1: true, lanman: "Samba 3.6.25", security_mode: 1, guest: false, version: SAMBA };
+    let server = fake::answering(move |r| {
+        if r.get(4..9) == Some(b"\xffSMB\x72") {
+            let mut negotiated = smb1_nt_lm();
+            negotiated[11] = 0xc0; // flags2 0xc001: no extended security
+            return Some(packets::frame(&negotiated));
+        }
+        answer(srv, r)
+    })
+    .await;
+    let info = identify(&server.target, &fake::deadline(2000)).await;
+    assert_eq!(info.note, None);
+    assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("Samba"), Some("3.6.25")));
+    assert_eq!(info.details.get("native-os").map(String::as_str), Some("Unix"));
 }
