@@ -53,6 +53,35 @@ fn self_scan_finds_a_listening_port_and_not_a_closed_one() {
 }
 
 #[test]
+fn no_services_finds_the_open_port_without_talking_to_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let open = listener.local_addr().expect("addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let out = wijkagent()
+        .args(["scan", "--self", "--connect", "--no-services", "--progress", "none", "--ports"])
+        .arg(open.to_string())
+        .arg("--out")
+        .arg(dir.path().join("report"))
+        .arg("--audit-log")
+        .arg(dir.path().join("audit.log"))
+        .output()
+        .expect("run wijkagent");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let report = read_json(&dir.path().join("report/report.json"));
+    assert_eq!(report["scan"]["services_identified"], false);
+    // The connect scan's own connection was accepted and closed; no probe connected after it.
+    let mut accepted = 0;
+    while listener.accept().is_ok() {
+        accepted += 1;
+    }
+    assert_eq!(accepted, 1, "only the port scan's connection, no identification probe");
+    let host = &report["hosts"][0];
+    assert_eq!(host["services"][0]["port"], u64::from(open));
+    assert!(host["services"][0]["details"].is_null(), "nothing was identified");
+}
+
+#[test]
 fn self_scan_cannot_be_combined_with_a_scope() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out =

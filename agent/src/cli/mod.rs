@@ -165,6 +165,10 @@ pub struct ScanArgs {
     /// TCP-connect-scan, ook met rechten voor ruwe sockets / connect scan even when privileged.
     #[arg(long)]
     pub connect: bool,
+    /// Enkel open poorten, geen dienstherkenning (zoals nmap -sS) / open ports only, no service
+    /// identification.
+    #[arg(long)]
+    pub no_services: bool,
     /// Auditlog (zie `audit verify --help`) / audit log path.
     #[arg(long)]
     pub audit_log: Option<PathBuf>,

@@ -25,6 +25,7 @@ pub fn run(args: ScanArgs, lang: Lang) -> anyhow::Result<i32> {
         rate: args.rate,
         per_host_rate: args.per_host_rate,
         force_connect: args.connect,
+        ports_only: args.no_services,
     };
     let checked = consent.and_then(|c| plan::plan(&c, &wishes, Utc::now()));
     let plan = match checked {

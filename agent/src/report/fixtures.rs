@@ -102,6 +102,7 @@ pub fn report() -> Report {
             udp_ports: 8,
             rate: 200,
             per_host_rate: 20,
+            services_identified: true,
         },
         hosts,
         findings,

@@ -94,6 +94,9 @@ pub struct ScanSettings {
     pub rate: u32,
     /// Per-host rate cap.
     pub per_host_rate: u32,
+    /// Whether open ports were identified (false with `--no-services`: open ports only).
+    #[serde(default = "identified_by_default")]
+    pub services_identified: bool,
 }
 
 /// One live host.
@@ -335,6 +338,10 @@ pub struct WriteError {
     pub path: PathBuf,
     /// Cause.
     pub source: std::io::Error,
+}
+
+fn identified_by_default() -> bool {
+    true
 }
 
 /// File name of the JSON report.

@@ -142,6 +142,7 @@ pub fn report(parts: Parts<'_>) -> Report {
             udp_ports: plan.ports.udp.len(),
             rate: plan.caps.total,
             per_host_rate: plan.caps.per_host,
+            services_identified: !plan.ports_only,
         },
         hosts,
         findings,

@@ -140,7 +140,7 @@ pub async fn execute(
         run_connect(&plan, &limiter, &progress, &stop).await
     };
     let mut found = engines?;
-    if !stop.is_cancelled() {
+    if !stop.is_cancelled() && !plan.ports_only {
         found.identified = identify::identify_all(found.open_ports(), &plan, &limiter, &progress, &stop).await;
     }
     shown.cancel();

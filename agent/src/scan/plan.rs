@@ -23,6 +23,8 @@ pub struct Wishes {
     pub per_host_rate: Option<u32>,
     /// `--connect`.
     pub force_connect: bool,
+    /// `--no-services`: find open ports only, do not identify what runs there.
+    pub ports_only: bool,
 }
 
 /// A checked plan.
@@ -38,6 +40,8 @@ pub struct Plan {
     pub caps: RateCaps,
     /// Connect scan even when privileged.
     pub force_connect: bool,
+    /// Skip service identification (open ports only).
+    pub ports_only: bool,
 }
 
 /// Why a scan is refused. Exit code 3.
@@ -120,6 +124,7 @@ pub fn plan(consent: &Consent, wishes: &Wishes, now: DateTime<Utc>) -> Result<Pl
         ports,
         caps: RateCaps { total, per_host: per_host.min(total) },
         force_connect: wishes.force_connect,
+        ports_only: wishes.ports_only,
     })
 }
 
