@@ -163,6 +163,10 @@ async fn startup(s: &mut Session, info: &mut ServiceInfo) -> Result<(), ProbeErr
                 Some(Auth::Ok) => {
                     authenticated = true;
                     info.detail("auth-method", "trust (AuthenticationOk zonder wachtwoord voor gebruiker 'wijkagent')");
+                    info.observe(
+                        "postgres-trust-auth",
+                        "AuthenticationOk zonder wachtwoord voor de onbekende gebruiker 'wijkagent' (trust in pg_hba.conf)",
+                    );
                 }
                 Some(Auth::Method(code, name)) => {
                     info.detail("auth-method", &format!("{name} (code {code})"));

@@ -114,13 +114,15 @@ async fn asks_again_on_a_fresh_connection_after_ssl_yes() {
 }
 
 #[tokio::test]
-async fn trust_authentication_is_a_detail() {
+async fn trust_authentication_is_a_detail_and_a_weakness() {
     let mut answer = AUTH_OK.to_vec();
     answer.extend(error_response("28000", "role \"wijkagent\" does not exist"));
     let server = fake_server(b'N', answer).await;
     let info = identify(&server.target, &fake::deadline(2000)).await;
     assert!(info.details.get("auth-method").is_some_and(|m| m.starts_with("trust")), "{:?}", info.details);
     assert_eq!(info.details.get("error-code").map(String::as_str), Some("28000"));
+    let ids: Vec<&str> = info.observations.iter().map(|o| o.weakness.as_str()).collect();
+    assert_eq!(ids, vec!["postgres-trust-auth"]);
 }
 
 #[tokio::test]
