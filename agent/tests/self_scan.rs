@@ -11,6 +11,22 @@ fn wijkagent() -> Command {
     c
 }
 
+/// Runs `wijkagent scan --self --connect --progress none <extra…>` with its report and audit log in
+/// `dir`; asserts exit 0 and returns the report.
+fn self_scan(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let out = wijkagent()
+        .args(["scan", "--self", "--connect", "--progress", "none"])
+        .args(extra)
+        .arg("--out")
+        .arg(dir.join("report"))
+        .arg("--audit-log")
+        .arg(dir.join("audit.log"))
+        .output()
+        .expect("run wijkagent");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    read_json(&dir.join("report/report.json"))
+}
+
 fn read_json(path: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).expect("report readable");
     serde_json::from_str(&text).expect("report is JSON")
@@ -22,17 +38,7 @@ fn self_scan_finds_a_listening_port_and_not_a_closed_one() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let open = listener.local_addr().expect("addr").port();
     let closed = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let out = wijkagent()
-        .args(["scan", "--self", "--connect", "--progress", "none", "--ports"])
-        .arg(format!("{open},{closed}"))
-        .arg("--out")
-        .arg(dir.path().join("report"))
-        .arg("--audit-log")
-        .arg(dir.path().join("audit.log"))
-        .output()
-        .expect("run wijkagent");
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let report = read_json(&dir.path().join("report/report.json"));
+    let report = self_scan(dir.path(), &["--ports", &format!("{open},{closed}")]);
     assert_eq!(report["schema"], "wijkagent.report/1");
     assert_eq!(report["complete"], true);
     let host = report["hosts"]
@@ -58,17 +64,7 @@ fn no_services_finds_the_open_port_without_talking_to_it() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let open = listener.local_addr().expect("addr").port();
     listener.set_nonblocking(true).expect("nonblocking");
-    let out = wijkagent()
-        .args(["scan", "--self", "--connect", "--no-services", "--progress", "none", "--ports"])
-        .arg(open.to_string())
-        .arg("--out")
-        .arg(dir.path().join("report"))
-        .arg("--audit-log")
-        .arg(dir.path().join("audit.log"))
-        .output()
-        .expect("run wijkagent");
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let report = read_json(&dir.path().join("report/report.json"));
+    let report = self_scan(dir.path(), &["--no-services", "--ports", &open.to_string()]);
     assert_eq!(report["scan"]["services_identified"], false);
     // The connect scan's own connection was accepted and closed; no probe connected after it.
     let mut accepted = 0;

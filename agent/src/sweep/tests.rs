@@ -78,41 +78,24 @@ fn a_lost_answer_is_recovered_by_retransmission() {
 #[test]
 fn replies_with_a_wrong_cookie_or_port_are_ignored() {
     let table = Table::new(vec![ip("198.18.0.2")], vec![Slot::Syn(22)], false);
-    let forged = Reply::Tcp {
-        src: ip("198.18.0.2"),
+    // A SYN-ACK from `src`:22 to our port `dport`, acknowledging `ack`.
+    let syn_ack = |src: &str, dport: u16, ack: u32| Reply::Tcp {
+        src: ip(src),
         sport: 22,
-        dport: table.sport,
+        dport,
         syn: true,
         ack_flag: true,
         rst: false,
         seq: 1,
-        ack: 12345,
+        ack,
     };
-    assert_eq!(table.apply(&forged), None);
-    let cookie = table.cookie.of(ip("198.18.0.2"), 22);
-    let wrong_port = Reply::Tcp {
-        src: ip("198.18.0.2"),
-        sport: 22,
-        dport: table.sport.wrapping_add(1),
-        syn: true,
-        ack_flag: true,
-        rst: false,
-        seq: 1,
-        ack: cookie.wrapping_add(1),
-    };
-    assert_eq!(table.apply(&wrong_port), None);
-    let stranger = Reply::Tcp {
-        src: ip("198.18.0.3"),
-        sport: 22,
-        dport: table.sport,
-        syn: true,
-        ack_flag: true,
-        rst: false,
-        seq: 1,
-        ack: cookie.wrapping_add(1),
-    };
-    assert_eq!(table.apply(&stranger), None);
+    let good_ack = table.cookie.of(ip("198.18.0.2"), 22).wrapping_add(1);
+    assert_eq!(table.apply(&syn_ack("198.18.0.2", table.sport, 12345)), None, "forged cookie");
+    assert_eq!(table.apply(&syn_ack("198.18.0.2", table.sport.wrapping_add(1), good_ack)), None, "wrong port");
+    assert_eq!(table.apply(&syn_ack("198.18.0.3", table.sport, good_ack)), None, "stranger");
     assert_eq!(table.state(0, 0), SlotState::Pending);
+    assert!(table.apply(&syn_ack("198.18.0.2", table.sport, good_ack)).is_some(), "the genuine answer counts");
+    assert_eq!(table.state(0, 0), SlotState::Open);
 }
 
 #[test]
