@@ -1,8 +1,25 @@
 //! Wire contract between wijkagent and wijkpost.
 //!
-//! This crate holds only what both ends must agree on byte for byte: schema identifiers and the MQTT
-//! topic scheme of DESIGN.md ("MQTT topics"). The summary, receipt and advice types arrive with the
-//! uplink work; nothing here performs I/O.
+//! Everything both ends must agree on byte for byte lives here, and nothing here performs I/O:
+//! - [`summary`]: the anonymised [`Summary`] an agent sends (`wijk.summary/1`), its bounds and
+//!   validation, and the [`SignedSummary`] envelope carrying an Ed25519 signature over its canonical bytes;
+//! - [`receipt`]: wijkpost's [`Receipt`] for each summary (`stored`, `duplicate`, `rejected` + reason);
+//! - [`advice`]: the retained [`Advice`] wijkpost keeps for each agent;
+//! - [`enroll`]: the one-time [`EnrollToken`] and the enrollment request and answer;
+//! - [`topics`]: the MQTT topic scheme (DESIGN.md, "MQTT topics").
+//!
+//! The JSON schemas are documented in `docs/protocol.md`; a change that old readers cannot read gets a
+//! new schema version.
+
+pub mod advice;
+pub mod enroll;
+pub mod receipt;
+pub mod summary;
+
+pub use advice::Advice;
+pub use enroll::{EnrollRequest, EnrollResponse, EnrollToken};
+pub use receipt::{Receipt, ReceiptStatus};
+pub use summary::{SignedSummary, Summary, SummaryError};
 
 /// Schema identifier of the agent's local report (`report.json`).
 pub const REPORT_SCHEMA: &str = "wijkagent.report/1";
@@ -10,8 +27,28 @@ pub const REPORT_SCHEMA: &str = "wijkagent.report/1";
 /// Schema identifier of the anonymised summary an agent sends to wijkpost.
 pub const SUMMARY_SCHEMA: &str = "wijk.summary/1";
 
+/// Schema identifier of the signed envelope around a summary (the MQTT payload).
+pub const SIGNED_SUMMARY_SCHEMA: &str = "wijk.signed-summary/1";
+
+/// Schema identifier of a receipt.
+pub const RECEIPT_SCHEMA: &str = "wijk.receipt/1";
+
+/// Schema identifier of the advice document.
+pub const ADVICE_SCHEMA: &str = "wijk.advice/1";
+
+/// Whether `id` is a well-formed pseudonymous agent id: 8 to 40 lowercase letters and digits, so it
+/// is a valid rumqttd tenant (alphanumeric) and a single MQTT topic level.
+pub fn is_agent_id(id: &str) -> bool {
+    (8..=40).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
 /// MQTT topics of one agent's subtree (`/tenants/<agent>/wijk/v1/...`).
 pub mod topics {
+    /// Prefix of every topic of `agent`.
+    pub fn prefix(agent: &str) -> String {
+        format!("/tenants/{agent}/")
+    }
+
     /// Topic on which `agent` publishes its signed summaries.
     pub fn summary(agent: &str) -> String {
         format!("/tenants/{agent}/wijk/v1/summary")
@@ -27,20 +64,45 @@ pub mod topics {
         format!("/tenants/{agent}/wijk/v1/advice")
     }
 
+    /// The agent id in a summary topic, if `topic` is one.
+    pub fn agent_of_summary(topic: &str) -> Option<&str> {
+        let agent = topic.strip_prefix("/tenants/")?.strip_suffix("/wijk/v1/summary")?;
+        super::is_agent_id(agent).then_some(agent)
+    }
+
+    /// Filter matching every agent's summary topic.
+    pub const ALL_SUMMARIES: &str = "/tenants/+/wijk/v1/summary";
+
     /// Shared subscription through which several wijkpost instances split the summaries.
     pub const SHARED_SUMMARY_SUBSCRIPTION: &str = "$share/wijkpost//tenants/+/wijk/v1/summary";
 }
 
 #[cfg(test)]
 mod tests {
-    use super::topics;
+    use super::{is_agent_id, topics};
 
     #[test]
     fn every_topic_of_an_agent_lies_in_its_own_subtree() {
-        let prefix = "/tenants/a1b2c3/";
-        for topic in [topics::summary("a1b2c3"), topics::receipt("a1b2c3"), topics::advice("a1b2c3")] {
-            assert!(topic.starts_with(prefix), "{topic} escapes {prefix}");
+        let prefix = topics::prefix("a1b2c3d4");
+        for topic in [topics::summary("a1b2c3d4"), topics::receipt("a1b2c3d4"), topics::advice("a1b2c3d4")] {
+            assert!(topic.starts_with(&prefix), "{topic} escapes {prefix}");
         }
-        assert!(topics::SHARED_SUMMARY_SUBSCRIPTION.ends_with(&topics::summary("+")));
+        assert!(topics::SHARED_SUMMARY_SUBSCRIPTION.ends_with(topics::ALL_SUMMARIES));
+    }
+
+    #[test]
+    fn the_agent_is_read_back_from_a_summary_topic_only() {
+        assert_eq!(topics::agent_of_summary(&topics::summary("a1b2c3d4")), Some("a1b2c3d4"));
+        assert_eq!(topics::agent_of_summary(&topics::receipt("a1b2c3d4")), None);
+        assert_eq!(topics::agent_of_summary("/tenants/+/wijk/v1/summary"), None);
+        assert_eq!(topics::agent_of_summary("/tenants/a/b/wijk/v1/summary"), None);
+    }
+
+    #[test]
+    fn agent_ids_are_short_lowercase_alphanumerics() {
+        assert!(is_agent_id("a1b2c3d4e5f6"));
+        for bad in ["short", "Abcdefgh1", "abc.defgh", "abcdefgh/", &"a".repeat(41), "abcdefgh+"] {
+            assert!(!is_agent_id(bad), "{bad} accepted");
+        }
     }
 }
