@@ -8,6 +8,7 @@ mod audit_cmd;
 mod consent_cmd;
 mod report_cmd;
 mod scan_cmd;
+mod uplink_cmd;
 
 use std::path::PathBuf;
 
@@ -60,6 +61,42 @@ pub enum Command {
         /// Audit subcommand.
         #[command(subcommand)]
         cmd: AuditCmd,
+    },
+    /// Toont exact wat naar wijkpost zou gaan / prints exactly what would be sent to wijkpost.
+    Summary {
+        /// Het report.json / the report.json.
+        report: PathBuf,
+        /// Statusmap van de inschrijving: dan de ondertekende samenvatting met het volgende
+        /// volgnummer / enrollment state directory: then the signed summary with the next seq.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Schrijft deze agent in bij wijkpost met een eenmalig token / enrolls this agent at wijkpost.
+    Enroll {
+        /// Adres van wijkpost, bv. http://127.0.0.1:8080 / wijkpost's address.
+        #[arg(long)]
+        collector: String,
+        /// Eenmalig token van VVSG (wijk1.…) / one-time token from VVSG.
+        #[arg(long, env = "WIJKAGENT_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Statusmap voor sleutels, certificaten en outbox / state directory.
+        #[arg(long)]
+        state: PathBuf,
+    },
+    /// Zet de samenvatting van een rapport in de outbox en verstuurt de outbox / queues a report's
+    /// summary and delivers the outbox.
+    Push {
+        /// Statusmap van de inschrijving / enrollment state directory.
+        #[arg(long)]
+        state: PathBuf,
+        /// Het report.json (zonder: enkel de outbox versturen) / the report.json (none: outbox only).
+        report: Option<PathBuf>,
+        /// Hoe lang wachten op ontvangstbewijzen, in seconden / how long to wait for receipts.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Auditlog (zie `audit verify --help`) / audit log path.
+        #[arg(long)]
+        audit_log: Option<PathBuf>,
     },
     /// Rapporten vergelijken / compare reports.
     Report {
@@ -217,5 +254,10 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Audit { cmd: AuditCmd::Verify { log } } => audit_cmd::verify(log, cli.lang),
         Command::Scan(args) => scan_cmd::run(args, cli.lang),
         Command::Report { cmd } => report_cmd::run(cmd, cli.lang),
+        Command::Summary { report, state } => uplink_cmd::summary(&report, state.as_deref(), cli.lang),
+        Command::Enroll { collector, token, state } => uplink_cmd::enroll(&collector, &token, &state, cli.lang),
+        Command::Push { state, report, timeout, audit_log } => {
+            uplink_cmd::push(&state, report.as_deref(), std::time::Duration::from_secs(timeout), audit_log, cli.lang)
+        }
     }
 }

@@ -1,0 +1,235 @@
+//! `wijkagent push`: the outbox delivered over MQTT with TLS and the client certificate.
+//!
+//! One connection at a time: subscribe to the agent's receipt and advice topics, publish every entry
+//! waiting (QoS 1), and act on each receipt: `stored` and `duplicate` delete the entry, `rejected`
+//! sets it aside with the reason. A broken connection is dropped whole (a new one subscribes again
+//! and publishes whatever still waits), after a back-off of 1, 2, 4, ... up to 30 seconds, until the
+//! outbox is empty or the deadline passes. wijkpost stores each `(agent, seq)` once, so publishing an
+//! entry twice is harmless; nothing is deleted without its receipt.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use tokio::time::Instant;
+use wijk_protocol::{topics, Receipt, ReceiptStatus, SignedSummary};
+
+use super::state::{State, CA_CERT, CLIENT_CERT, CLIENT_KEY};
+use super::UplinkError;
+use crate::report::Report;
+
+/// Longest pause between two connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What happened during a push, reported as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushEvent {
+    /// Connected; `waiting` entries are being published.
+    Connected {
+        /// Entries published on this connection.
+        waiting: usize,
+    },
+    /// The receipt for `seq` arrived.
+    Receipt {
+        /// Sequence number.
+        seq: u64,
+        /// Outcome.
+        status: ReceiptStatus,
+        /// Why, when rejected.
+        reason: Option<String>,
+    },
+    /// The connection failed; the next attempt follows after `retry_in`.
+    ConnectionLost {
+        /// The cause.
+        why: String,
+        /// Back-off before the next attempt.
+        retry_in: Duration,
+    },
+    /// New advice was stored.
+    Advice,
+}
+
+/// The end of a push.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushOutcome {
+    /// Entries wijkpost stored now.
+    pub stored: usize,
+    /// Entries wijkpost had stored before.
+    pub duplicates: usize,
+    /// Entries wijkpost refused (set aside).
+    pub rejected: usize,
+    /// Entries still waiting (deadline passed).
+    pub left: usize,
+}
+
+/// Summarises `report`, signs it and appends it to the outbox; returns its `seq`.
+pub fn enqueue(state: &State, report: &Report) -> Result<u64, UplinkError> {
+    let outbox = state.outbox()?;
+    let seq = outbox.append(|seq| {
+        let summary = crate::summary::summarise(report, &state.identity.agent_id, seq);
+        SignedSummary::sign(summary, &state.signing_key).to_bytes()
+    })?;
+    Ok(seq)
+}
+
+/// Delivers the outbox until it is empty or `deadline` passes.
+pub async fn deliver(
+    state: &State,
+    deadline: Duration,
+    mut on_event: impl FnMut(&PushEvent),
+) -> Result<PushOutcome, UplinkError> {
+    let outbox = state.outbox()?;
+    let until = Instant::now() + deadline;
+    let tls = tls_config(state)?;
+    let mut outcome = PushOutcome::default();
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let pending = outbox.pending()?;
+        if pending.is_empty() {
+            return Ok(outcome);
+        }
+        let attempt = connection(state, &tls, pending, &mut outcome, &mut on_event);
+        let failure = match tokio::time::timeout_at(until, attempt).await {
+            Err(_) => None,
+            Ok(Ok(())) => continue,
+            Ok(Err(why)) => Some(why),
+        };
+        let now = Instant::now();
+        match failure {
+            Some(why) if now + backoff < until => {
+                on_event(&PushEvent::ConnectionLost { why, retry_in: backoff });
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Some(why) if outcome == PushOutcome::default() => {
+                let (host, port) = state.broker_address()?;
+                return Err(UplinkError::Unreachable { target: format!("{host}:{port}"), why });
+            }
+            _ => {
+                outcome.left = outbox.seqs()?.len();
+                return Ok(outcome);
+            }
+        }
+    }
+}
+
+/// One connection: publishes `pending` and handles receipts until every one is answered (`Ok`) or
+/// the connection fails (`Err` with the cause).
+async fn connection(
+    state: &State,
+    tls: &Arc<rustls::ClientConfig>,
+    pending: Vec<crate::outbox::Entry>,
+    outcome: &mut PushOutcome,
+    on_event: &mut impl FnMut(&PushEvent),
+) -> Result<(), String> {
+    let agent = &state.identity.agent_id;
+    let (host, port) = state.broker_address().map_err(|e| e.to_string())?;
+    let mut options = MqttOptions::new(agent.clone(), host, port);
+    options
+        .set_keep_alive(Duration::from_secs(30))
+        .set_clean_session(true)
+        .set_max_packet_size(
+            wijk_protocol::advice::MAX_ADVICE_BYTES + 1024,
+            wijk_protocol::summary::MAX_PAYLOAD_BYTES + 1024,
+        )
+        .set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls.clone())));
+    let (client, mut events) = AsyncClient::new(options, 64);
+    let (receipt_topic, advice_topic) = (topics::receipt(agent), topics::advice(agent));
+    client.subscribe(receipt_topic.clone(), QoS::AtLeastOnce).await.map_err(|e| e.to_string())?;
+    client.subscribe(advice_topic.clone(), QoS::AtLeastOnce).await.map_err(|e| e.to_string())?;
+    let mut waiting: BTreeSet<u64> = pending.iter().map(|e| e.seq).collect();
+    let mut publisher = None;
+    let outbox = state.outbox().map_err(|e| e.to_string())?;
+    let mut subacks = 0;
+    while !waiting.is_empty() {
+        let event = events.poll().await.map_err(|e| e.to_string())?;
+        match event {
+            Event::Incoming(Packet::ConnAck(_)) => on_event(&PushEvent::Connected { waiting: waiting.len() }),
+            Event::Incoming(Packet::SubAck(ack)) => {
+                if ack.return_codes.iter().any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) {
+                    return Err("the broker refused the subscription to this agent's topics".into());
+                }
+                subacks += 1;
+                if subacks == 2 && publisher.is_none() {
+                    publisher = Some(spawn_publisher(client.clone(), topics::summary(agent), &pending));
+                }
+            }
+            Event::Incoming(Packet::Publish(p)) if p.topic == receipt_topic => {
+                let Some(receipt) = Receipt::decode(&p.payload) else { continue };
+                if !waiting.remove(&receipt.seq) {
+                    continue;
+                }
+                let seq = receipt.seq;
+                match receipt.status {
+                    ReceiptStatus::Stored => {
+                        outcome.stored += usize::from(outbox.acknowledge(seq).map_err(|e| e.to_string())?)
+                    }
+                    ReceiptStatus::Duplicate => {
+                        outcome.duplicates += usize::from(outbox.acknowledge(seq).map_err(|e| e.to_string())?)
+                    }
+                    ReceiptStatus::Rejected => {
+                        let reason = receipt.reason.as_deref().unwrap_or("rejected");
+                        outcome.rejected += usize::from(outbox.set_aside(seq, reason).map_err(|e| e.to_string())?)
+                    }
+                }
+                on_event(&PushEvent::Receipt { seq, status: receipt.status, reason: receipt.reason });
+            }
+            Event::Incoming(Packet::Publish(p)) if p.topic == advice_topic => {
+                if wijk_protocol::Advice::decode(&p.payload).is_some() && state.save_advice(&p.payload).is_ok() {
+                    on_event(&PushEvent::Advice);
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(task) = publisher {
+        task.abort();
+    }
+    let _ = client.try_disconnect();
+    // Let the DISCONNECT go out; a failure here changes nothing delivered.
+    let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;
+    Ok(())
+}
+
+/// Publishes every entry from a task of its own, so the event loop keeps turning while the request
+/// queue is full.
+fn spawn_publisher(
+    client: AsyncClient,
+    topic: String,
+    pending: &[crate::outbox::Entry],
+) -> tokio::task::JoinHandle<()> {
+    let payloads: Vec<Vec<u8>> = pending.iter().map(|e| e.payload.clone()).collect();
+    tokio::spawn(async move {
+        for payload in payloads {
+            if client.publish(topic.clone(), QoS::AtLeastOnce, false, payload).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// TLS 1.2/1.3 with wijkpost's CA as the only root and the client certificate.
+fn tls_config(state: &State) -> Result<Arc<rustls::ClientConfig>, UplinkError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |name: &str, why: String| UplinkError::State { path: state.dir.join(name).display().to_string(), why };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(state.read(CA_CERT)?.as_bytes()) {
+        let cert = cert.map_err(|e| bad(CA_CERT, e.to_string()))?;
+        roots.add(cert).map_err(|e| bad(CA_CERT, e.to_string()))?;
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(state.read(CLIENT_CERT)?.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(CLIENT_CERT, e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(state.read(CLIENT_KEY)?.as_bytes())
+        .map_err(|e| bad(CLIENT_KEY, e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(CA_CERT, e.to_string()))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| bad(CLIENT_CERT, e.to_string()))?;
+    Ok(Arc::new(config))
+}
