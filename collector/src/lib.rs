@@ -1,7 +1,16 @@
-//! wijkpost, the sector collector.
+//! wijkpost, the sector collector run by VVSG.
 //!
-//! Today only the skeleton exists: the binary builds and reports its version. Broker, ingest, store,
-//! trends and the web dashboard arrive with the uplink and dashboard work (see DESIGN.md).
+//! The parts, each in its own module:
+//! - [`ca`]: wijkpost's own certificate authority (server certificate, agents' client certificates);
+//! - [`store`]: one [`store::Store`] trait with SQLite (default) and PostgreSQL backends and
+//!   versioned migrations: tokens, agents, summaries, rejected payloads;
+//! - [`org`]: the closed vocabularies describing an organisation (sector, size class, province);
+//! - [`files`]: private directories and atomic writes.
+
+pub mod ca;
+pub mod files;
+pub mod org;
+pub mod store;
 
 /// The summary schema this collector accepts.
 pub fn accepted_summary_schema() -> &'static str {

@@ -1,0 +1,119 @@
+//! The store behaviour on this machine's PostgreSQL (`WIJK_TEST_POSTGRES`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, trust authentication). Each test creates a
+//! database of its own and drops it afterwards. Without a reachable server the tests say SKIPPED,
+//! except in CI (`CI=true`), where `.ci/run` starts one and they must run.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::*;
+use crate::store::conformance;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database of one test's own, dropped with this value.
+struct TestDb {
+    admin: postgres::Config,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    fn create() -> Option<TestDb> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let server = std::env::var("WIJK_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_URL.to_string());
+        let mut admin: postgres::Config = server.parse().expect("WIJK_TEST_POSTGRES is not a postgres URL");
+        admin.connect_timeout(Duration::from_secs(3));
+        let mut client = match admin.connect(NoTls) {
+            Ok(c) => c,
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("PostgreSQL not reachable at {server} in CI: {e}")
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: PostgreSQL not reachable at {server} ({e}); set WIJK_TEST_POSTGRES");
+                return None;
+            }
+        };
+        let name = format!("wijkpost_test_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).expect("drop old db");
+        client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create db");
+        let url = format!("{}/{name}", server.rsplit_once('/').map(|(base, _)| base).unwrap_or(&server));
+        Some(TestDb { admin, name, url })
+    }
+
+    fn open(&self) -> PgStore {
+        PgStore::open(&self.url).expect("open test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.admin.connect(NoTls) {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+#[test]
+fn migrations_apply_once_and_a_newer_database_is_refused() {
+    let Some(db) = TestDb::create() else { return };
+    let mut store = db.open();
+    conformance::migrations_are_idempotent(&mut store, &mut || Ok(Box::new(PgStore::open(&db.url)?) as Box<dyn Store>));
+    let future = migrations::POSTGRES.len() as i32 + 1;
+    store
+        .client()
+        .expect("client")
+        .execute("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)", &[&future])
+        .expect("bump");
+    drop(store);
+    assert!(matches!(PgStore::open(&db.url), Err(StoreError::TooNew { .. })));
+}
+
+#[test]
+fn concurrent_opens_migrate_once() {
+    let Some(db) = TestDb::create() else { return };
+    let url = db.url.clone();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PgStore::open(&url).map(|mut s| s.schema_version()))
+        })
+        .collect();
+    for h in handles {
+        let version = h.join().expect("thread").expect("open").expect("version");
+        assert_eq!(version as usize, migrations::POSTGRES.len());
+    }
+}
+
+#[test]
+fn tokens() {
+    let Some(db) = TestDb::create() else { return };
+    conformance::token_outcomes(&mut db.open());
+}
+
+#[test]
+fn summaries() {
+    let Some(db) = TestDb::create() else { return };
+    conformance::summaries_once(&mut db.open());
+}
+
+#[test]
+fn rejected() {
+    let Some(db) = TestDb::create() else { return };
+    conformance::rejected_is_bounded(&mut db.open());
+}
+
+#[test]
+fn postgres_batch_rate() {
+    let Some(db) = TestDb::create() else { return };
+    let rate = conformance::batch_rate(&mut db.open(), 10_000, 250);
+    println!("PostgreSQL: {rate:.0} summaries/s in batches of 250");
+}
+
+#[test]
+fn a_store_dropped_inside_a_runtime_does_not_panic() {
+    let Some(db) = TestDb::create() else { return };
+    let store = db.open();
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    rt.block_on(async move { drop(store) });
+}
