@@ -7,8 +7,10 @@
 //! - [`org`]: the closed vocabularies describing an organisation (sector, size class, province);
 //! - [`files`]: private directories and atomic writes.
 
+pub mod broker;
 pub mod ca;
 pub mod files;
+pub mod ingest;
 pub mod org;
 pub mod store;
 

@@ -1,0 +1,151 @@
+use chrono::Duration;
+use ed25519_dalek::SigningKey;
+use wijk_protocol::summary::{Counts, Severity, TlsCounts, WeaknessCount};
+use wijk_protocol::{Summary, SUMMARY_SCHEMA};
+
+use super::*;
+use crate::org::{Org, Province, Sector, SizeClass};
+use crate::store::{sqlite::SqliteStore, NewAgent, NewToken, TokenOutcome};
+
+const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
+const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_796_000_000, 0).unwrap_or_default()
+}
+
+fn key(agent: &str) -> SigningKey {
+    SigningKey::from_bytes(&[agent.as_bytes()[0]; 32])
+}
+
+fn enroll(store: &mut dyn Store, agent: &str) {
+    let org = Org {
+        name: "Gemeente Test".into(),
+        sector: Sector::Gemeente,
+        size_class: SizeClass::UpTo25k,
+        province: Province::Limburg,
+    };
+    let token = NewToken {
+        id: format!("t-{agent}"),
+        secret_hash: "h".into(),
+        org,
+        created_at: now(),
+        expires_at: now() + Duration::days(1),
+    };
+    store.insert_token(&token).expect("token");
+    let new = NewAgent { id: agent.into(), signing_key: key(agent).verifying_key().to_bytes(), cert_serial: "01".into() };
+    assert!(matches!(store.enroll_agent(&token.id, "h", now(), &new).expect("enroll"), TokenOutcome::Consumed(_)));
+}
+
+fn summary(agent: &str, seq: u64) -> Summary {
+    Summary {
+        schema: SUMMARY_SCHEMA.into(),
+        agent: agent.into(),
+        seq,
+        week: "2026-W49".into(),
+        agent_version: "0.1.0".into(),
+        profile: "quick".into(),
+        complete: true,
+        counts: Counts { hosts_alive: 3, open_services: 4, tls_endpoints: 0 },
+        services: vec![],
+        weaknesses: vec![WeaknessCount { id: "telnet-open".into(), severity: Severity::High, hosts: 1 }],
+        tls: TlsCounts::default(),
+    }
+}
+
+fn message(agent: &str, payload: Vec<u8>) -> Message {
+    Message { topic: topics::summary(agent), payload }
+}
+
+fn signed(agent: &str, seq: u64) -> Vec<u8> {
+    SignedSummary::sign(summary(agent, seq), &key(agent)).to_bytes()
+}
+
+fn setup() -> (tempfile::TempDir, Ingest, Arc<Stats>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = SqliteStore::open(&dir.path().join("w.db")).expect("store");
+    enroll(&mut store, A);
+    let stats = Arc::new(Stats::default());
+    (dir, Ingest::new(Box::new(store), stats.clone()), stats)
+}
+
+fn statuses(receipts: &[Outgoing]) -> Vec<(String, u64, ReceiptStatus, String)> {
+    receipts
+        .iter()
+        .map(|o| {
+            let reason = o.receipt.reason.clone().unwrap_or_default();
+            let code = reason.split(':').next().unwrap_or("").to_string();
+            (o.topic.clone(), o.receipt.seq, o.receipt.status, code)
+        })
+        .collect()
+}
+
+#[test]
+fn good_summaries_are_stored_once_and_answered() {
+    let (_dir, mut ingest, stats) = setup();
+    let batch = [message(A, signed(A, 1)), message(A, signed(A, 2)), message(A, signed(A, 1))];
+    let receipts = ingest.handle(&batch, now()).expect("handled");
+    let r = topics::receipt(A);
+    assert_eq!(
+        statuses(&receipts),
+        vec![
+            (r.clone(), 1, ReceiptStatus::Stored, String::new()),
+            (r.clone(), 2, ReceiptStatus::Stored, String::new()),
+            (r.clone(), 1, ReceiptStatus::Duplicate, String::new()),
+        ]
+    );
+    // A later resend (the agent's retry) is a duplicate too.
+    let again = ingest.handle(&[message(A, signed(A, 2))], now()).expect("handled");
+    assert_eq!(again[0].receipt.status, ReceiptStatus::Duplicate);
+    assert_eq!(ingest.store.count_summaries().expect("count"), 2);
+    assert_eq!((stats.stored.load(Ordering::Relaxed), stats.duplicates.load(Ordering::Relaxed)), (2, 2));
+}
+
+#[test]
+fn bad_input_is_refused_with_its_reason_and_nothing_else_is_disturbed() {
+    let (_dir, mut ingest, stats) = setup();
+    let mut tampered: serde_json::Value = serde_json::from_slice(&signed(A, 5)).expect("json");
+    tampered["summary"]["counts"]["hosts_alive"] = 2.into();
+    let forged = SignedSummary::sign(summary(A, 6), &key(B)).to_bytes();
+    let mut future = signed(A, 7);
+    future = String::from_utf8(future).expect("utf8").replace("wijk.summary/1", "wijk.summary/2").into_bytes();
+    let sql = String::from_utf8(signed(A, 8)).expect("utf8").replace("telnet-open", "x'); DROP TABLE summaries;--");
+    let batch = [
+        message(A, b"\x00\xffgarbage".to_vec()),
+        message(A, vec![b'{'; 70 * 1024]),
+        message(A, serde_json::to_vec(&tampered).expect("json")),
+        message(A, forged),
+        message(A, future),
+        message(A, sql.into_bytes()),
+        message(B, signed(B, 1)),
+        message(B, signed(A, 9)),
+        Message { topic: "/tenants/aaaaaaaaaaaaaaaaaaaaaaaa/wijk/v1/receipt".into(), payload: signed(A, 10) },
+        message(A, signed(A, 11)),
+    ];
+    let receipts = ingest.handle(&batch, now()).expect("handled");
+    let got: Vec<(u64, ReceiptStatus, String)> = statuses(&receipts).into_iter().map(|(_, s, st, c)| (s, st, c)).collect();
+    use ReceiptStatus::{Rejected as R, Stored as S};
+    assert_eq!(
+        got,
+        vec![
+            (0, R, "malformed".into()),
+            (0, R, "too-large".into()),
+            (5, R, "bad-signature".into()),
+            (6, R, "bad-signature".into()),
+            (7, R, "unknown-schema".into()),
+            (8, R, "invalid".into()),
+            (1, R, "unenrolled".into()),
+            (9, R, "agent-mismatch".into()),
+            (11, S, String::new()),
+        ],
+        "the message on a wrong topic gets no receipt, the good one is stored"
+    );
+    assert_eq!(receipts[6].topic, topics::receipt(B), "an answer goes to the topic's agent only");
+    assert_eq!(ingest.store.count_summaries().expect("count"), 1);
+    let counts = ingest.store.rejected_counts().expect("counts");
+    assert_eq!(counts.values().sum::<u64>(), 9);
+    assert_eq!(counts.get("bad-signature"), Some(&2));
+    assert_eq!(stats.rejected_total(), 9);
+    let kept = ingest.store.recent_rejected(20).expect("kept");
+    assert!(kept.iter().all(|r| r.payload.len() <= crate::store::REJECTED_PAYLOAD_MAX));
+}
