@@ -58,7 +58,7 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
         info.product = r.product.map(|p| super::io::sanitize(&p, 60));
         info.version = r.version.map(|v| super::io::sanitize(&v, 40));
         if r.service == "telnet" {
-            info.observe("telnet-open", format!("Telnet-server antwoordt op poort {}", target.addr.port()));
+            super::telnet::observe_open(&mut info, target.addr.port());
         }
     }
     info

@@ -11,6 +11,7 @@ mod tests;
 use super::banner::dialog::{self, Dialog, Reply};
 use super::io::ProbeError;
 use super::{Limits, ServiceInfo, Target};
+use crate::i18n::Said;
 use crate::tls::{self, StartTls};
 
 /// Most bytes of one reply (a long FEAT list fits).
@@ -46,10 +47,14 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
         },
     );
     if seen.anonymous {
-        info.observe("ftp-anonymous-login", format!("USER anonymous / PASS {ANON_PASSWORD} gaf 230"));
+        info.observe(
+            "ftp-anonymous-login",
+            format!("USER anonymous / PASS {ANON_PASSWORD} gaf 230"),
+            format!("USER anonymous / PASS {ANON_PASSWORD} gave 230"),
+        );
     }
     if let Some(evidence) = cleartext_evidence(seen.user.as_ref(), auth_tls) {
-        info.observe("ftp-cleartext", evidence);
+        info.observe_said("ftp-cleartext", evidence);
     }
     if auth_tls != Some(false) {
         info.tls = tls::analyse(target, StartTls::Ftp, limits).await;
@@ -120,17 +125,21 @@ fn demands_tls(reply: &Reply) -> bool {
 }
 
 /// The `ftp-cleartext` evidence, if login works without TLS.
-fn cleartext_evidence(user: Option<&Reply>, auth_tls: Option<bool>) -> Option<String> {
+fn cleartext_evidence(user: Option<&Reply>, auth_tls: Option<bool>) -> Option<Said> {
     let user = user?;
     let no_auth_tls = auth_tls == Some(false);
-    match user.code {
+    let code = user.code;
+    match code {
         230 | 331 => Some(if no_auth_tls {
-            format!("USER aanvaard zonder TLS ({}); AUTH TLS niet aangeboden", user.code)
+            Said::new(
+                format!("USER aanvaard zonder TLS ({code}); AUTH TLS niet aangeboden"),
+                format!("USER accepted without TLS ({code}); AUTH TLS not offered"),
+            )
         } else {
-            format!("USER aanvaard vóór TLS ({})", user.code)
+            Said::new(format!("USER aanvaard vóór TLS ({code})"), format!("USER accepted before TLS ({code})"))
         }),
         _ if demands_tls(user) => None,
-        _ if no_auth_tls => Some("AUTH TLS niet aangeboden".to_string()),
+        _ if no_auth_tls => Some(Said::new("AUTH TLS niet aangeboden", "AUTH TLS not offered")),
         _ => None,
     }
 }

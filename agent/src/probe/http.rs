@@ -57,7 +57,11 @@ pub async fn identify(target: &Target, limits: &Limits, tls: bool) -> ServiceInf
         Ok(resp) => {
             describe(&mut info, &resp, tls);
             if let Some(marker) = parse::directory_listing(resp.title().as_deref(), &resp.body) {
-                info.observe("http-directory-listing", format!("GET / toont een automatische mapindex ('{marker}')"));
+                info.observe(
+                    "http-directory-listing",
+                    format!("GET / toont een automatische mapindex ('{marker}')"),
+                    format!("GET / shows an automatic directory index ('{marker}')"),
+                );
             }
             let mut logins = Vec::new();
             if let Some(how) = parse::password_prompt(&resp.head, &resp.body) {
@@ -67,7 +71,12 @@ pub async fn identify(target: &Target, limits: &Limits, tls: bool) -> ServiceInf
                 logins.extend(probe_admin_paths(target, &mut budget, tls, &mut info).await);
             }
             if !tls && !logins.is_empty() {
-                info.observe("http-cleartext-login", format!("aanmelden over HTTP zonder TLS: {}", logins.join(", ")));
+                let logins = logins.join(", ");
+                info.observe(
+                    "http-cleartext-login",
+                    format!("aanmelden over HTTP zonder TLS: {logins}"),
+                    format!("login over HTTP without TLS: {logins}"),
+                );
             }
         }
         Err(e) => info.note = Some(e.note()),
@@ -90,14 +99,11 @@ pub async fn identify_elasticsearch(target: &Target, limits: &Limits) -> Service
                 info.product = Some(es.product.clone());
                 info.version = Some(es.version.clone());
                 info.detail("cluster_name", &es.cluster);
+                let (version, cluster) = (super::io::sanitize(&es.version, 40), super::io::sanitize(&es.cluster, 60));
                 info.observe(
                     "elasticsearch-no-auth",
-                    format!(
-                        "GET / zonder authenticatie geeft {} {} (cluster '{}')",
-                        es.product,
-                        super::io::sanitize(&es.version, 40),
-                        super::io::sanitize(&es.cluster, 60)
-                    ),
+                    format!("GET / zonder authenticatie geeft {} {version} (cluster '{cluster}')", es.product),
+                    format!("GET / without authentication gives {} {version} (cluster '{cluster}')", es.product),
                 );
             }
             (401 | 403, _) => {

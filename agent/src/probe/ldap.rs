@@ -119,14 +119,21 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin + Send>(
         s.write_all(&messages::search(id, context, Scope::OneLevel, 3, true, &["1.1"])).await?;
         let (entries, _) = read_search(s, cap, id).await?;
         if !entries.is_empty() {
-            let how = if bound { "een anonieme bind" } else { "een verbinding zonder bind" };
+            let (how_nl, how_en) = if bound {
+                ("een anonieme bind", "an anonymous bind")
+            } else {
+                ("een verbinding zonder bind", "a connection without bind")
+            };
+            let (n, base) = (entries.len(), io::sanitize(context, 80));
             info.observe(
                 "ldap-anonymous-bind",
                 format!(
-                    "{how} leest gegevens buiten de rootDSE: {} item(s) onder '{}' (zoekopdracht op één niveau, \
-                     alleen attribuutnamen gevraagd)",
-                    entries.len(),
-                    io::sanitize(context, 80)
+                    "{how_nl} leest gegevens buiten de rootDSE: {n} item(s) onder '{base}' (zoekopdracht op één \
+                     niveau, alleen attribuutnamen gevraagd)"
+                ),
+                format!(
+                    "{how_en} reads data beyond the rootDSE: {n} entry(ies) under '{base}' (one-level search, \
+                     attribute names only)"
                 ),
             );
             break;

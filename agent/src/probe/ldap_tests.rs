@@ -162,7 +162,8 @@ async fn an_open_directory_is_a_finding() {
     assert_eq!(info.product.as_deref(), Some("OpenLDAP"));
     assert_eq!(info.details.get("naming-contexts").map(String::as_str), Some("dc=example,dc=org"));
     let obs = info.observations.iter().find(|o| o.weakness == "ldap-anonymous-bind").expect("finding");
-    assert!(obs.evidence.contains("2 item(s) onder 'dc=example,dc=org'"), "{}", obs.evidence);
+    assert!(obs.evidence.nl.contains("2 item(s) onder 'dc=example,dc=org'"), "{:?}", obs.evidence);
+    assert!(obs.evidence.en.contains("2 entry(ies) under 'dc=example,dc=org'"), "{:?}", obs.evidence);
     assert!(info.details.get("starttls").is_some_and(|s| s.starts_with("geweigerd: 2")), "{:?}", info.details);
 }
 

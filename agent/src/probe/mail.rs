@@ -17,6 +17,7 @@ use super::banner::dialog::{self, Dialog, Reply};
 use super::http::{self, Stream};
 use super::io::ProbeError;
 use super::{Limits, ServiceInfo, Target};
+use crate::i18n::Said;
 use crate::tls::{self, StartTls};
 
 /// Which mail protocol, and whether TLS is implicit (`…s`) or by STARTTLS.
@@ -72,7 +73,7 @@ struct Seen {
     /// STARTTLS / STLS offered.
     starttls: bool,
     /// Login methods open without TLS, as evidence (empty: none).
-    cleartext_login: Option<String>,
+    cleartext_login: Option<Said>,
 }
 
 /// Identifies a mail service on `target`.
@@ -94,7 +95,7 @@ pub async fn identify(target: &Target, limits: &Limits, kind: MailKind) -> Servi
         Ok(seen) if !implicit => {
             info.detail("starttls", if seen.starttls { "aangeboden" } else { "niet aangeboden" });
             if let Some(evidence) = seen.cleartext_login {
-                info.observe("cleartext-mail-login", evidence);
+                info.observe_said("cleartext-mail-login", evidence);
             }
             if seen.starttls {
                 info.tls = tls::analyse(target, kind.starttls(), limits).await;
@@ -141,7 +142,10 @@ async fn smtp<S: Stream>(d: &mut Dialog<S>, info: &mut ServiceInfo) -> Result<Se
         let mechs = parse::mechanisms(&extensions, "AUTH");
         let clear = parse::cleartext_mechanisms(&mechs);
         if !clear.is_empty() {
-            seen.cleartext_login = Some(format!("AUTH {} aangeboden zonder TLS", clear.join(" ")));
+            seen.cleartext_login = Some(Said::new(
+                format!("AUTH {} aangeboden zonder TLS", clear.join(" ")),
+                format!("AUTH {} offered without TLS", clear.join(" ")),
+            ));
         }
     }
     if d.send("QUIT").await.is_ok() {
@@ -180,10 +184,16 @@ async fn pop3<S: Stream>(d: &mut Dialog<S>, info: &mut ServiceInfo) -> Result<Se
             _ => "SASL LOGIN",
         }));
         if !open.is_empty() {
-            seen.cleartext_login = Some(format!("POP3 {} aangeboden zonder TLS", open.join(", ")));
+            seen.cleartext_login = Some(Said::new(
+                format!("POP3 {} aangeboden zonder TLS", open.join(", ")),
+                format!("POP3 {} offered without TLS", open.join(", ")),
+            ));
         }
     } else {
-        seen.cleartext_login = Some("POP3 zonder CAPA: geen STLS, aanmelden enkel zonder TLS".to_string());
+        seen.cleartext_login = Some(Said::new(
+            "POP3 zonder CAPA: geen STLS, aanmelden enkel zonder TLS",
+            "POP3 without CAPA: no STLS, login only without TLS",
+        ));
     }
     if d.send("QUIT").await.is_ok() {
         let _ = pop3_answer(d, false).await;
@@ -214,7 +224,10 @@ async fn imap<S: Stream>(d: &mut Dialog<S>, info: &mut ServiceInfo) -> Result<Se
     if !caps.is_empty() && !caps.iter().any(|c| c == "LOGINDISABLED") {
         let mut open = vec!["LOGIN".to_string()];
         open.extend(caps.iter().filter(|c| *c == "AUTH=PLAIN" || *c == "AUTH=LOGIN").cloned());
-        seen.cleartext_login = Some(format!("IMAP {} zonder TLS (geen LOGINDISABLED)", open.join(", ")));
+        seen.cleartext_login = Some(Said::new(
+            format!("IMAP {} zonder TLS (geen LOGINDISABLED)", open.join(", ")),
+            format!("IMAP {} without TLS (no LOGINDISABLED)", open.join(", ")),
+        ));
     }
     if d.send("a2 LOGOUT").await.is_ok() {
         let _ = d.read(MAX_ANSWER, |b| parse::tagged_end(b, "a2")).await;

@@ -4,7 +4,8 @@
 //! or floods megabytes costs at most those limits.
 //!
 //! A probe reports a [`ServiceInfo`]: names, details and [`Observation`]s. An observation names a
-//! weakness id of the catalog (`rules/`) with the evidence that shows it; the rules turn observations,
+//! weakness id of the catalog (`rules/`) with the evidence that shows it, in Dutch and English
+//! ([`Said`]: the report shows the one of its language); the rules turn observations,
 //! service names and versions into findings. TLS is analysed by [`crate::tls`], called from the
 //! probes of TLS ports and of protocols with STARTTLS. The tests of every probe (and of the TLS
 //! analysis) talk to tiny loopback servers from one kit, `fake` (test builds only).
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::i18n::Said;
 use crate::ports::{self, Proto};
 use io::{ProbeError, Session};
 
@@ -82,14 +84,20 @@ impl Default for Limits {
 pub struct Observation {
     /// Catalog weakness id.
     pub weakness: String,
-    /// What was seen, for the report (short, no secrets).
-    pub evidence: String,
+    /// What was seen, for the report (short, no secrets), in Dutch and English: the report shows
+    /// the one of its language.
+    pub evidence: Said,
 }
 
 impl Observation {
-    /// An observation of `weakness` with `evidence`.
-    pub fn new(weakness: &str, evidence: impl Into<String>) -> Observation {
-        Observation { weakness: weakness.to_string(), evidence: evidence.into() }
+    /// An observation of `weakness` with its evidence in Dutch (`nl`) and English (`en`).
+    pub fn new(weakness: &str, nl: impl Into<String>, en: impl Into<String>) -> Observation {
+        Observation::said(weakness, Said::new(nl, en))
+    }
+
+    /// An observation of `weakness` with `evidence` already in both languages.
+    pub fn said(weakness: &str, evidence: Said) -> Observation {
+        Observation { weakness: weakness.to_string(), evidence }
     }
 }
 
@@ -124,9 +132,14 @@ impl ServiceInfo {
         ServiceInfo::named(ports::service_name(target.addr.port(), target.proto).unwrap_or(fallback))
     }
 
-    /// Records an observation.
-    pub fn observe(&mut self, weakness: &str, evidence: impl Into<String>) {
-        self.observations.push(Observation::new(weakness, evidence));
+    /// Records an observation of `weakness`, its evidence in Dutch (`nl`) and English (`en`).
+    pub fn observe(&mut self, weakness: &str, nl: impl Into<String>, en: impl Into<String>) {
+        self.observations.push(Observation::new(weakness, nl, en));
+    }
+
+    /// Records an observation whose evidence is already in both languages.
+    pub fn observe_said(&mut self, weakness: &str, evidence: Said) {
+        self.observations.push(Observation::said(weakness, evidence));
     }
 
     /// Records a detail, sanitised ([`io::sanitize`]) and cut to 200 characters.

@@ -128,6 +128,7 @@ async fn run(target: &Target, limits: &Limits, info: &mut ServiceInfo) -> Result
             info.observe(
                 "mongodb-no-auth",
                 format!("listDatabases zonder aanmelding geeft {} database(s): {shown}{more}", dbs.len()),
+                format!("listDatabases without logging in gives {} database(s): {shown}{more}", dbs.len()),
             );
         }
         _ => info.detail("auth", &format!("vereist ({})", refusal(&list))),

@@ -106,7 +106,8 @@ async fn databases_listed_without_login_are_a_finding() {
     assert_eq!(info.note, None);
     assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("MongoDB"), Some("7.0.5")));
     let obs = info.observations.iter().find(|o| o.weakness == "mongodb-no-auth").expect("finding");
-    assert!(obs.evidence.ends_with("3 database(s): admin, config, gemeente"), "{}", obs.evidence);
+    assert!(obs.evidence.nl.ends_with("geeft 3 database(s): admin, config, gemeente"), "{:?}", obs.evidence);
+    assert!(obs.evidence.en.ends_with("gives 3 database(s): admin, config, gemeente"), "{:?}", obs.evidence);
 }
 
 #[tokio::test]

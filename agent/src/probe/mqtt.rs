@@ -36,7 +36,11 @@ pub async fn identify(target: &Target, limits: &Limits, tls: bool) -> ServiceInf
         Ok(Exchange { code, version }) => {
             info.detail("connack", &format!("{code} ({})", meaning(code)));
             if code == 0 {
-                info.observe("mqtt-anonymous", "CONNECT zonder gebruikersnaam en wachtwoord aanvaard (CONNACK 0)");
+                info.observe(
+                    "mqtt-anonymous",
+                    "CONNECT zonder gebruikersnaam en wachtwoord aanvaard (CONNACK 0)",
+                    "CONNECT without user name and password accepted (CONNACK 0)",
+                );
             }
             if let Some(text) = version {
                 info.detail("sys-version", &text);

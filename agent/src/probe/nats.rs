@@ -41,7 +41,7 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     info.detail("auth_required", if parsed.auth_required { "true" } else { "false" });
     info.detail("tls_required", if parsed.tls_required { "true" } else { "false" });
     if !parsed.auth_required {
-        info.observe("nats-no-auth", "INFO-regel zegt auth_required false");
+        info.observe("nats-no-auth", "INFO-regel zegt auth_required false", "INFO line says auth_required false");
     }
     info
 }

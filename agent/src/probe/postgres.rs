@@ -166,6 +166,7 @@ async fn startup(s: &mut Session, info: &mut ServiceInfo) -> Result<(), ProbeErr
                     info.observe(
                         "postgres-trust-auth",
                         "AuthenticationOk zonder wachtwoord voor de onbekende gebruiker 'wijkagent' (trust in pg_hba.conf)",
+                        "AuthenticationOk without a password for the unknown user 'wijkagent' (trust in pg_hba.conf)",
                     );
                 }
                 Some(Auth::Method(code, name)) => {

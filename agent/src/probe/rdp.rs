@@ -124,6 +124,8 @@ async fn run(target: &Target, limits: &Limits, info: &mut ServiceInfo) -> Result
                 "rdp-nla-disabled",
                 "de server aanvaardt standaard RDP-beveiliging (PROTOCOL_RDP): het aanmeldscherm is bereikbaar zonder \
                  voorafgaande authenticatie (geen NLA)",
+                "the server accepts standard RDP security (PROTOCOL_RDP): the logon screen can be reached without \
+                 authenticating first (no NLA)",
             );
             nla = Some("niet vereist");
         }
@@ -147,6 +149,8 @@ async fn run(target: &Target, limits: &Limits, info: &mut ServiceInfo) -> Result
                     "rdp-nla-disabled",
                     "de server aanvaardt TLS zonder CredSSP (PROTOCOL_SSL): het aanmeldscherm is bereikbaar zonder \
                      voorafgaande authenticatie (NLA niet vereist)",
+                    "the server accepts TLS without CredSSP (PROTOCOL_SSL): the logon screen can be reached without \
+                     authenticating first (NLA not required)",
                 );
             }
             Confirm::Failure(HYBRID_REQUIRED_BY_SERVER) => nla = Some("vereist"),

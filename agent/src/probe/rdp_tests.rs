@@ -106,7 +106,8 @@ async fn tls_without_nla_is_a_finding() {
         fake_server(|r| Some(if r == 0 { Confirm::Failure(1) } else { Confirm::Selected(PROTOCOL_SSL) })).await;
     let info = identify(&server.target, &fake::deadline(2000)).await;
     let obs = info.observations.iter().find(|o| o.weakness == "rdp-nla-disabled").expect("finding");
-    assert!(obs.evidence.contains("PROTOCOL_SSL"), "{}", obs.evidence);
+    assert!(obs.evidence.nl.contains("PROTOCOL_SSL") && obs.evidence.en.contains("PROTOCOL_SSL"), "{:?}", obs.evidence);
+    assert!(obs.evidence.en.contains("NLA not required"), "{:?}", obs.evidence);
     assert_eq!(
         info.details.get("rdp-standard-security").map(String::as_str),
         Some("geweigerd (SSL_REQUIRED_BY_SERVER)")

@@ -109,7 +109,11 @@ async fn smb1(target: &Target, limits: &Limits, info: &mut ServiceInfo) -> Resul
                 };
                 info.detail("smb1-signing", signing);
             }
-            info.observe("smb1-enabled", "de server kiest het SMB1-dialect 'NT LM 0.12' in een SMB1-NEGOTIATE");
+            info.observe(
+                "smb1-enabled",
+                "de server kiest het SMB1-dialect 'NT LM 0.12' in een SMB1-NEGOTIATE",
+                "the server chooses the SMB1 dialect 'NT LM 0.12' in an SMB1 NEGOTIATE",
+            );
             // The native strings are a bonus: whatever stops the session setup ends only it.
             if let Ok(setup) = smb1_session_setup(&mut s, &n, limits.max_bytes).await {
                 describe_native(info, &setup);
@@ -171,12 +175,11 @@ async fn smb2(target: &Target, limits: &Limits, info: &mut ServiceInfo) -> Resul
     } else {
         let enabled = neg.security_mode & packets::SIGNING_ENABLED != 0;
         info.detail("smb2-signing", if enabled { "ingeschakeld, niet vereist" } else { "uitgeschakeld" });
+        let mode = neg.security_mode;
         info.observe(
             "smb-signing-not-required",
-            format!(
-                "SMB2-NEGOTIATE (dialect {dialect}): SecurityMode {:#06x}, ondertekening niet vereist",
-                neg.security_mode
-            ),
+            format!("SMB2-NEGOTIATE (dialect {dialect}): SecurityMode {mode:#06x}, ondertekening niet vereist"),
+            format!("SMB2 NEGOTIATE (dialect {dialect}): SecurityMode {mode:#06x}, signing not required"),
         );
     }
 
@@ -195,6 +198,10 @@ async fn smb2(target: &Target, limits: &Limits, info: &mut ServiceInfo) -> Resul
                     "SESSION_SETUP als onbekende gebruiker '{GUEST_PROBE_USER}' zonder geldig wachtwoord geeft een \
                      gastsessie (SessionFlags {f:#06x}, IS_GUEST)"
                 ),
+                format!(
+                    "SESSION_SETUP as unknown user '{GUEST_PROBE_USER}' without a valid password gives a guest \
+                     session (SessionFlags {f:#06x}, IS_GUEST)"
+                ),
             );
         }
         (STATUS_SUCCESS, f) => {
@@ -203,6 +210,10 @@ async fn smb2(target: &Target, limits: &Limits, info: &mut ServiceInfo) -> Resul
                 "smb-guest-access",
                 format!(
                     "SESSION_SETUP als onbekende gebruiker '{GUEST_PROBE_USER}' zonder geldig wachtwoord wordt aanvaard \
+                     (SessionFlags {f:#06x})"
+                ),
+                format!(
+                    "SESSION_SETUP as unknown user '{GUEST_PROBE_USER}' without a valid password is accepted \
                      (SessionFlags {f:#06x})"
                 ),
             );

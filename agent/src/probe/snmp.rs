@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::io::{self, ProbeError};
 use super::ldap::ber::{self, BerError, Reader};
 use super::{Limits, ServiceInfo, Target};
+use crate::i18n::Said;
 use crate::ports::udp_payloads::SNMP_V2C_SYSDESCR;
 
 /// The request id the payload carries ("wkag").
@@ -86,12 +87,16 @@ fn describe(info: &mut ServiceInfo, reply: &Reply) {
         }
     }
     let shown = match &descr {
-        Some(d) => format!("sysDescr '{}'", io::sanitize(d, 80)),
-        None => "een antwoord zonder sysDescr (object buiten de view)".to_string(),
+        Some(d) => Said::same(format!("sysDescr '{}'", io::sanitize(d, 80))),
+        None => Said::new(
+            "een antwoord zonder sysDescr (object buiten de view)",
+            "an answer without sysDescr (object outside the view)",
+        ),
     };
     info.observe(
         "snmp-default-community",
-        format!("SNMP{version} aanvaardt de community '{community}': GetRequest sysDescr.0 geeft {shown}"),
+        format!("SNMP{version} aanvaardt de community '{community}': GetRequest sysDescr.0 geeft {}", shown.nl),
+        format!("SNMP{version} accepts the community '{community}': GetRequest sysDescr.0 gives {}", shown.en),
     );
 }
 

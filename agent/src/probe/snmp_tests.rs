@@ -94,7 +94,9 @@ async fn an_agent_answering_public_is_a_finding() {
     assert_eq!(info.product.as_deref(), Some("Linux (net-snmp)"));
     assert_eq!(info.version.as_deref(), Some("6.1.0-18-amd64"));
     let obs = info.observations.iter().find(|o| o.weakness == "snmp-default-community").expect("finding");
-    assert!(obs.evidence.contains("'public'") && obs.evidence.contains("Linux nas"), "{}", obs.evidence);
+    let en = &obs.evidence.en;
+    assert!(en.contains("accepts the community 'public'") && en.contains("Linux nas"), "{en}");
+    assert!(obs.evidence.nl.contains("aanvaardt de community 'public'"), "{:?}", obs.evidence);
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ pub(crate) mod wire;
 
 use super::io::ProbeError;
 use super::{Limits, ServiceInfo, Target};
+use crate::i18n::Said;
 use conn::Conn;
 use wire::KexInit;
 
@@ -75,12 +76,11 @@ async fn converse<S: super::http::Stream>(conn: &mut Conn<S>, info: &mut Service
             info.detail("auth-methods", &methods.join(","));
             let passwords = auth::password_methods(&methods);
             if !passwords.is_empty() {
+                let methods = super::io::sanitize(&passwords.join(", "), 60);
                 info.observe(
                     "ssh-password-auth",
-                    format!(
-                        "server biedt aanmelden met wachtwoord aan ({})",
-                        super::io::sanitize(&passwords.join(", "), 60)
-                    ),
+                    format!("server biedt aanmelden met wachtwoord aan ({methods})"),
+                    format!("server offers password login ({methods})"),
                 );
             }
         }
@@ -101,7 +101,8 @@ fn describe_kexinit(info: &mut ServiceInfo, kex: &KexInit) {
     info.detail("macs", &union(&kex.macs).join(","));
     let weak = weak_algorithms(kex);
     if !weak.is_empty() {
-        info.observe("ssh-weak-algorithms", super::io::sanitize(&weak.join(", "), 300));
+        // Algorithm names only: the same in both languages.
+        info.observe_said("ssh-weak-algorithms", Said::same(super::io::sanitize(&weak.join(", "), 300)));
     }
 }
 

@@ -66,11 +66,20 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
         info.detail("banner", &banner);
     }
     if negotiated || !banner.is_empty() {
-        info.observe("telnet-open", format!("Telnet-server antwoordt op poort {}", target.addr.port()));
+        observe_open(&mut info, target.addr.port());
     } else {
         info.note = Some(error.map_or_else(|| ProbeError::Timeout.note(), |e| e.note()));
     }
     info
+}
+
+/// Records `telnet-open`: a Telnet server answers on `port`.
+pub(crate) fn observe_open(info: &mut ServiceInfo, port: u16) {
+    info.observe(
+        "telnet-open",
+        format!("Telnet-server antwoordt op poort {port}"),
+        format!("Telnet server answers on port {port}"),
+    );
 }
 
 /// What one pass over received bytes gives.
@@ -178,7 +187,8 @@ mod tests {
         assert_eq!(info.details["banner"], "Debian GNU/Linux 12 gemeente login:");
         let port = server.target.addr.port();
         assert_eq!(info.observations[0].weakness, "telnet-open");
-        assert_eq!(info.observations[0].evidence, format!("Telnet-server antwoordt op poort {port}"));
+        assert_eq!(info.observations[0].evidence.nl, format!("Telnet-server antwoordt op poort {port}"));
+        assert_eq!(info.observations[0].evidence.en, format!("Telnet server answers on port {port}"));
     }
 
     #[tokio::test]

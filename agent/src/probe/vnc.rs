@@ -53,7 +53,11 @@ async fn converse<S: super::http::Stream>(mut s: Session<S>, info: &mut ServiceI
     let names: Vec<String> = types.iter().map(|&t| format!("{} ({t})", type_name(t))).collect();
     info.detail("security-types", &names.join(", "));
     if types.contains(&1) {
-        info.observe("vnc-no-auth", "beveiligingstype None (1) aangeboden: toegang zonder wachtwoord");
+        info.observe(
+            "vnc-no-auth",
+            "beveiligingstype None (1) aangeboden: toegang zonder wachtwoord",
+            "security type None (1) offered: access without a password",
+        );
     }
     Ok(())
 }

@@ -10,8 +10,8 @@
 //! leading `'`, the usual neutraliser (OWASP, "CSV Injection").
 //!
 //! Columns: `id`, `severity`, `title`, `host`, `port`, `protocol`, `evidence`, `advice`, `references`
-//! (labels joined with `; `). Rows in the order of the report (most severe first); title and advice
-//! in the language asked for.
+//! (labels joined with `; `). Rows in the order of the report (most severe first); title, evidence
+//! and advice in the language asked for.
 
 use std::borrow::Cow;
 
@@ -22,7 +22,7 @@ use crate::i18n::Lang;
 pub const HEADER: [&str; 9] =
     ["id", "severity", "title", "host", "port", "protocol", "evidence", "advice", "references"];
 
-/// Renders every finding of `report` as CSV, titles and advice in `lang`.
+/// Renders every finding of `report` as CSV, titles, evidence and advice in `lang`.
 pub fn render(report: &Report, lang: Lang) -> String {
     let mut out = String::new();
     row(&mut out, HEADER.iter().map(|h| Cow::Borrowed(*h)));
@@ -35,7 +35,7 @@ pub fn render(report: &Report, lang: Lang) -> String {
             Cow::Owned(f.host.to_string()),
             Cow::Owned(f.port.map(|p| p.to_string()).unwrap_or_default()),
             Cow::Borrowed(f.protocol.map(|p| p.as_str()).unwrap_or("")),
-            Cow::Borrowed(f.evidence.as_str()),
+            Cow::Borrowed(f.evidence_in(lang)),
             Cow::Borrowed(advice),
             Cow::Owned(f.references.labels().join("; ")),
         ];
@@ -140,6 +140,9 @@ mod tests {
         assert!(telnet[8].starts_with("CyFun PR.DS-02; CyFun PR.PS-01; CIS 4.6"), "{}", telnet[8]);
         let en = parse(&render(&r, Lang::En));
         assert_eq!(en[2][2], "Telnet is enabled");
+        assert_eq!(rows[2][6], "poort 23/tcp open, herkend als telnet");
+        assert_eq!(en[2][6], "port 23/tcp open, identified as telnet", "evidence in the language asked for");
+        assert_eq!(en[3][6], telnet[6], "evidence in one language only stays as written");
         assert_eq!(en[5][2], "made-up-weakness", "the id stands in for an unknown weakness without title");
     }
 }

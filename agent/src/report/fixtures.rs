@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use chrono::{TimeZone, Utc};
 
 use super::{ConsentRef, Finding, Host, Report, ScanSettings, Service, Severity, Stats};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Said};
 use crate::ports::Proto;
 use crate::portscan::PortTally;
 
@@ -58,13 +58,15 @@ pub fn finding(id: &str, severity: Severity, host: u8, port: u16, evidence: &str
         port: Some(port),
         protocol: Some(Proto::Tcp),
         evidence: evidence.into(),
+        evidence_by_lang: None,
         advice: w.map(|w| w.advice(Lang::Nl).to_string()).unwrap_or_default(),
         references: w.map(|w| w.references.clone()).unwrap_or_default(),
     }
 }
 
 /// A report of three hosts: telnet on two, an outdated OpenSSH, TLS 1.0 on a web server whose
-/// banner and evidence carry [`HOSTILE`] text.
+/// banner and evidence carry [`HOSTILE`] text. The first telnet finding has its evidence in both
+/// languages, the others only as written (as in reports of older versions).
 pub fn report() -> Report {
     let mut web = service(443, "https", Some(HOSTILE), Some("1.0\"><img src=x>"));
     web.tls = Some(serde_json::json!({"versions": ["TLSv1.0", "TLSv1.2"], "weak_ciphers": [], "observations": []}));
@@ -73,13 +75,16 @@ pub fn report() -> Report {
         host(2, vec![service(23, "telnet", None, None), web]),
         host(3, vec![service(80, "http", Some("nginx"), Some("1.22.1"))]),
     ];
-    let findings = vec![
+    let mut findings = vec![
         finding("outdated-software", Severity::High, 1, 22, "OpenSSH 9.2p1: CVE-2024-6387 (hoog): regreSSHion"),
         finding("telnet-open", Severity::High, 1, 23, "poort 23/tcp open, herkend als telnet"),
         finding("telnet-open", Severity::High, 2, 23, "login, \"quoted\"\nsecond line"),
         finding("tls-1.0-enabled", Severity::Medium, 2, 443, HOSTILE),
         finding("made-up-weakness", Severity::Info, 3, 80, "=cmd|' /C calc'!A0"),
     ];
+    // As the rules write it: the evidence in the report's language, and in both beside it.
+    findings[1].evidence_by_lang =
+        Some(Said::new("poort 23/tcp open, herkend als telnet", "port 23/tcp open, identified as telnet"));
     Report {
         schema: wijk_protocol::REPORT_SCHEMA.to_string(),
         scan_id: "20261201T190000Z-0a1b2c3d".into(),

@@ -12,7 +12,8 @@
 //!
 //! Every string that comes from the report is HTML-escaped by [`escape`] — banners, products,
 //! versions, evidence and TLS data come from the scanned servers and must be treated as hostile.
-//! Titles and advice come from the catalog in the language asked for ([`Finding::texts`]).
+//! Titles and advice come from the catalog in the language asked for ([`Finding::texts`]), evidence
+//! from the finding in that language when it has both ([`Finding::evidence_in`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -309,7 +310,7 @@ fn weaknesses(out: &mut String, groups: &[Group<'_>], lang: Lang) {
                 out,
                 "<tr><td><a href=\"#h-{host}\">{host}</a></td><td>{}</td><td class=\"evidence\">{}</td></tr>\n",
                 escape(&f.port_label()),
-                escape(&f.evidence),
+                escape(f.evidence_in(lang)),
                 host = escape(&f.host.to_string()),
             );
         }

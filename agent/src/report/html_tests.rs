@@ -36,6 +36,10 @@ fn every_finding_appears_with_its_evidence() {
         assert!(html.contains(&format!("id=\"h-{}\"", h.address)));
     }
     assert!(html.contains("<td>TLSv1.0, TLSv1.2</td>"), "TLS versions per service");
+    let en = render(&r, Lang::En);
+    assert!(en.contains("<td class=\"evidence\">port 23/tcp open, identified as telnet</td>"), "evidence in English");
+    assert!(!en.contains("herkend als telnet"));
+    assert!(html.contains("<td class=\"evidence\">poort 23/tcp open, herkend als telnet</td>"));
     assert!(html.contains("<td>OpenSSH</td><td>9.2p1</td>"));
 }
 

@@ -12,8 +12,9 @@
 //! - [`diff`]: what changed between two reports (`wijkagent report diff`).
 //!
 //! Titles and advice come from the catalog ([`crate::rules::catalog()`]) in the language asked for when
-//! it knows the weakness, else from the finding, so a report can be shown in another language than the
-//! one it was evaluated in.
+//! it knows the weakness, else from the finding, and evidence from the finding's Dutch and English
+//! texts ([`Finding::evidence_in`]), so a report can be shown in another language than the one it was
+//! evaluated in.
 
 pub mod csv;
 pub mod diff;
@@ -31,7 +32,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::i18n::Lang;
+use crate::i18n::{Lang, Said};
 use crate::ports::Proto;
 use crate::portscan::PortTally;
 
@@ -165,8 +166,13 @@ pub struct Finding {
     pub port: Option<u16>,
     /// Protocol of the port.
     pub protocol: Option<Proto>,
-    /// What was seen (server-derived text: escape it wherever it is shown).
+    /// What was seen, in the language of the scan (server-derived text: escape it wherever it is
+    /// shown).
     pub evidence: String,
+    /// The evidence in Dutch and English, so that the report can be shown in either language
+    /// ([`Finding::evidence_in`]); absent in reports written before evidence had both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_by_lang: Option<Said>,
     /// What to do, in the language of the scan; the first line is the action in one sentence.
     pub advice: String,
     /// CyberFundamentals, CIS Controls and CVE references.
@@ -190,6 +196,11 @@ impl Finding {
             (Some(p), None) => p.to_string(),
             _ => String::new(),
         }
+    }
+
+    /// The evidence in `lang` when the finding has it in both languages, else as stored.
+    pub fn evidence_in(&self, lang: Lang) -> &str {
+        self.evidence_by_lang.as_ref().map_or(self.evidence.as_str(), |e| e.get(lang))
     }
 
     /// Title and advice in `lang`: from the catalog when it knows the id, else as stored (the id

@@ -113,11 +113,13 @@ references = { cyfun = ["ID.RA-01"], cis = ["7.4"] }
     assert!(Catalog::parse(WEAKNESSES_TOML, VERSIONS_TOML).is_ok());
 }
 
-/// Weakness ids named in source text: the string literal right after `observe(`,
-/// `Observation::new(`, `weakness:` or `weakness ==` (whitespace and line breaks allowed).
+/// Weakness ids named in source text: the string literal right after `observe(`, `observe_said(`,
+/// `Observation::new(`, `Observation::said(`, `weakness:` or `weakness ==` (whitespace and line
+/// breaks allowed).
 fn ids_in_source(text: &str) -> Vec<String> {
     let mut ids = Vec::new();
-    for pattern in ["observe(", "Observation::new(", "weakness:", "weakness =="] {
+    for pattern in ["observe(", "observe_said(", "Observation::new(", "Observation::said(", "weakness:", "weakness =="]
+    {
         for (i, _) in text.match_indices(pattern) {
             let rest = text[i + pattern.len()..].trim_start();
             if let Some(literal) = rest.strip_prefix('"') {
@@ -145,8 +147,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_weakness_id_used_in_the_source_is_in_the_catalog() {
     let sample =
-        "x.observe(\n  \"smb1-enabled\", e); Observation::new(\"a-b\", y); weakness: \"c\"; o.weakness == \"d\"";
-    assert_eq!(ids_in_source(sample), ["smb1-enabled", "a-b", "c", "d"]);
+        "x.observe(\n  \"smb1-enabled\", e); Observation::new(\"a-b\", y); weakness: \"c\"; o.weakness == \"d\"; \
+         x.observe_said(\"e\", s); Observation::said(\"f\", s)";
+    assert_eq!(ids_in_source(sample), ["smb1-enabled", "e", "a-b", "f", "c", "d"]);
     assert!(ids_in_source("pub fn observe(&mut self, weakness: &str)").is_empty());
 
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -178,20 +181,22 @@ fn observations_become_findings_with_the_catalog_data() {
     let mut i = info("ftp");
     i.product = Some("vsftpd".into());
     i.version = Some("3.0.3".into());
-    i.observe("ftp-anonymous-login", "230 Login successful (anonymous)");
+    i.observe("ftp-anonymous-login", "230 aanmelding gelukt (anoniem)", "230 Login successful (anonymous)");
     let nl = evaluate(HOST, 21, Proto::Tcp, &i, Lang::Nl);
     assert_eq!(nl.len(), 1, "{nl:?}");
     let f = &nl[0];
     let w = catalog().get("ftp-anonymous-login").expect("in catalog");
     assert_eq!((f.id.as_str(), f.severity, f.host), ("ftp-anonymous-login", w.severity, HOST));
     assert_eq!((f.port, f.protocol), (Some(21), Some(Proto::Tcp)));
-    assert_eq!(f.evidence, "230 Login successful (anonymous)");
+    assert_eq!(f.evidence, "230 aanmelding gelukt (anoniem)", "evidence in the language of the report");
+    assert_eq!(f.evidence_in(Lang::En), "230 Login successful (anonymous)", "and the other one beside it");
     assert_eq!(f.title, w.title_nl);
     assert_eq!(f.advice, w.advice_nl);
     assert_eq!(f.references, w.references);
     assert!(f.references.cve.contains(&"CVE-1999-0497".to_string()));
     let en = evaluate(HOST, 21, Proto::Tcp, &i, Lang::En);
     assert_eq!((en[0].title.as_str(), en[0].advice.as_str()), (w.title_en.as_str(), w.advice_en.as_str()));
+    assert_eq!(en[0].evidence, "230 Login successful (anonymous)");
 }
 
 #[test]
@@ -201,14 +206,14 @@ fn tls_observations_count_and_repeated_ids_merge_into_one_finding() {
         versions: vec!["TLSv1.0".into(), "TLSv1.2".into()],
         weak_ciphers: vec!["TLS_RSA_WITH_3DES_EDE_CBC_SHA".into(), "TLS_RSA_WITH_RC4_128_SHA".into()],
         observations: vec![
-            Observation::new("tls-1.0-enabled", "TLSv1.0 accepted"),
-            Observation::new("tls-weak-cipher", "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
-            Observation::new("tls-weak-cipher", "TLS_RSA_WITH_RC4_128_SHA"),
-            Observation::new("tls-weak-cipher", "TLS_RSA_WITH_RC4_128_SHA"),
+            Observation::new("tls-1.0-enabled", "TLSv1.0 aanvaard", "TLSv1.0 accepted"),
+            Observation::said("tls-weak-cipher", Said::same("TLS_RSA_WITH_3DES_EDE_CBC_SHA")),
+            Observation::said("tls-weak-cipher", Said::same("TLS_RSA_WITH_RC4_128_SHA")),
+            Observation::said("tls-weak-cipher", Said::same("TLS_RSA_WITH_RC4_128_SHA")),
         ],
         ..TlsReport::default()
     });
-    i.observe("tls-cert-expired", "CN=intranet, notAfter 2024-01-01");
+    i.observe("tls-cert-expired", "verlopen op 2024-01-01", "expired on 2024-01-01");
     let f = evaluate(HOST, 443, Proto::Tcp, &i, Lang::En);
     let ids: Vec<&str> = f.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(ids, ["tls-1.0-enabled", "tls-cert-expired", "tls-weak-cipher"], "medium ones, by id");
@@ -222,11 +227,12 @@ fn service_triggers_apply_without_an_observation_and_yield_to_one() {
     assert_eq!(bare.len(), 1);
     assert_eq!(bare[0].id, "telnet-open");
     assert_eq!(bare[0].evidence, "poort 23/tcp open, herkend als telnet");
+    assert_eq!(bare[0].evidence_in(Lang::En), "port 23/tcp open, identified as telnet");
     assert_eq!(bare[0].severity, Severity::High);
 
     let mut seen = info("telnet");
     seen.product = Some("BusyBox telnetd".into());
-    seen.observe("telnet-open", "login: prompt of a UPS card");
+    seen.observe("telnet-open", "login:-prompt van een UPS-kaart", "login: prompt of a UPS card");
     let f = evaluate(HOST, 2323, Proto::Tcp, &seen, Lang::En);
     assert_eq!(f.len(), 1, "one finding, not two");
     assert_eq!(f[0].evidence, "login: prompt of a UPS card");
@@ -254,11 +260,13 @@ fn vulnerable_versions_become_outdated_software_with_the_cve() {
     ssh.details.insert("banner".into(), "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u2".into());
     let packaged = evaluate(HOST, 22, Proto::Tcp, &ssh, Lang::Nl);
     assert!(packaged[0].evidence.contains("pakket van een distributie"), "{}", packaged[0].evidence);
+    assert!(packaged[0].evidence.starts_with("OpenSSH 9.2p1: CVE-2024-6387 (hoog): "), "{}", packaged[0].evidence);
+    assert!(packaged[0].evidence_in(Lang::En).contains("distribution package"), "{:?}", packaged[0].evidence_by_lang);
 
     let mut ftp = info("ftp");
     ftp.product = Some("vsftpd".into());
     ftp.version = Some("2.3.4".into());
-    ftp.observe("ftp-anonymous-login", "230");
+    ftp.observe("ftp-anonymous-login", "230", "230");
     let f = evaluate(HOST, 21, Proto::Tcp, &ftp, Lang::Nl);
     assert_eq!(f[0].id, OUTDATED_SOFTWARE, "critical comes first");
     assert_eq!(f[0].severity, Severity::Critical, "the table's severity, not the catalog default");
@@ -284,8 +292,8 @@ fn vulnerable_versions_become_outdated_software_with_the_cve() {
 #[test]
 fn unknown_observation_ids_become_info_findings_under_their_own_id() {
     let mut i = info("http");
-    i.observe("made-up-weakness", "<b>seen</b>");
-    i.observe("", "no id at all");
+    i.observe("made-up-weakness", "<b>gezien</b>", "<b>seen</b>");
+    i.observe("", "helemaal geen id", "no id at all");
     let f = evaluate(HOST, 8080, Proto::Tcp, &i, Lang::En);
     let ids: Vec<&str> = f.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(ids, ["made-up-weakness", "unnamed-observation"]);
@@ -302,8 +310,8 @@ fn findings_come_most_severe_first() {
     let mut i = info("redis");
     i.product = Some("Redis".into());
     i.version = Some("7.2.4".into());
-    i.observe("redis-no-auth", "INFO answered");
-    i.observe("tls-cert-expiring", "12 days");
+    i.observe("redis-no-auth", "INFO beantwoord", "INFO answered");
+    i.observe("tls-cert-expiring", "12 dagen", "12 days");
     let f = evaluate(HOST, 6379, Proto::Tcp, &i, Lang::En);
     let order: Vec<(Severity, &str)> = f.iter().map(|f| (f.severity, f.id.as_str())).collect();
     assert_eq!(

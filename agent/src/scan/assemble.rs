@@ -27,13 +27,14 @@ pub struct Parts<'a> {
     pub probes_sent: u64,
     /// Why the scan stopped early, if it did.
     pub interrupted: Option<String>,
-    /// Language of the findings' titles and advice.
+    /// Language of the report: the findings' titles, advice and evidence, and the evidence of the
+    /// TLS analyses.
     pub lang: Lang,
 }
 
 /// One open port as the report shows it: identified where identification ran, else named from the
 /// port list.
-fn service(port: u16, protocol: Proto, info: Option<&ServiceInfo>) -> Service {
+fn service(port: u16, protocol: Proto, info: Option<&ServiceInfo>, lang: Lang) -> Service {
     let listed = || ports::service_name(port, protocol).map(str::to_string);
     let Some(info) = info else {
         return Service {
@@ -55,7 +56,7 @@ fn service(port: u16, protocol: Proto, info: Option<&ServiceInfo>) -> Service {
         service: info.service.clone().or_else(listed),
         product: info.product.clone(),
         version: info.version.clone(),
-        tls: info.tls.as_ref().and_then(|t| serde_json::to_value(t).ok()),
+        tls: info.tls.as_ref().and_then(|t| t.to_report_json(lang)),
         details: info.details.clone(),
         note: info.note.clone(),
     }
@@ -80,7 +81,7 @@ pub fn report(parts: Parts<'_>) -> Report {
                 if let Some(info) = info {
                     findings.extend(rules::evaluate(live.address, *port, Proto::Tcp, info, lang));
                 }
-                services.push(service(*port, Proto::Tcp, info));
+                services.push(service(*port, Proto::Tcp, info, lang));
             }
         }
         for r in found.udp.iter().filter(|r| r.host == live.address) {
@@ -90,7 +91,7 @@ pub fn report(parts: Parts<'_>) -> Report {
                 if let Some(info) = info {
                     findings.extend(rules::evaluate(live.address, r.port, Proto::Udp, info, lang));
                 }
-                services.push(service(r.port, Proto::Udp, info));
+                services.push(service(r.port, Proto::Udp, info, lang));
             }
         }
         hosts.push(Host {

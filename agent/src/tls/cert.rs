@@ -40,6 +40,7 @@ use x509_parser::asn1_rs::Oid;
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
+use crate::i18n::Said;
 use crate::probe::io::sanitize;
 use crate::probe::Observation;
 
@@ -117,16 +118,19 @@ pub(crate) fn analyse(
     let not_after = time(leaf.validity().not_after.timestamp());
     let days_left = (not_after - now).num_days();
     let in_validity = not_before <= now && now <= not_after;
+    let end = not_after.format("%Y-%m-%d");
     if now > not_after {
         let ago = (now - not_after).num_days();
         observations.push(Observation::new(
             "tls-cert-expired",
-            format!("expired on {} ({ago} days ago)", not_after.format("%Y-%m-%d")),
+            format!("verlopen op {end} ({ago} dagen geleden)"),
+            format!("expired on {end} ({ago} days ago)"),
         ));
     } else if days_left < EXPIRING_DAYS {
         observations.push(Observation::new(
             "tls-cert-expiring",
-            format!("expires on {} (in {days_left} days)", not_after.format("%Y-%m-%d")),
+            format!("verloopt op {end} (over {days_left} dagen)"),
+            format!("expires on {end} (in {days_left} days)"),
         ));
     }
     if now < not_before {
@@ -145,30 +149,48 @@ pub(crate) fn analyse(
     });
     if let (Some(host), Some(false)) = (hostname, name_matches) {
         let evidence = match &sans {
-            Ok(n) if n.is_empty() => format!("{host}: the certificate lists no names (subjectAltName)"),
-            Ok(n) => format!("{host} not among {}", list(n, 3)),
-            Err(why) => format!("{host}: {why}"),
+            Ok(n) if n.is_empty() => Said::new(
+                format!("{host}: het certificaat vermeldt geen namen (subjectAltName)"),
+                format!("{host}: the certificate lists no names (subjectAltName)"),
+            ),
+            Ok(n) => {
+                let names = list(n, 3);
+                Said::new(format!("{host} niet bij {}", names.nl), format!("{host} not among {}", names.en))
+            }
+            Err(why) => why.map(|w| format!("{host}: {w}")),
         };
-        observations.push(Observation::new("tls-cert-name-mismatch", evidence));
+        observations.push(Observation::said("tls-cert-name-mismatch", evidence));
     }
 
     // Self-signed, trust.
     let self_signed = self_signed(der, &leaf);
     if let Some(verified) = self_signed {
-        let how = if verified { "; signature verifies with its own key" } else { "" };
-        observations.push(Observation::new("tls-cert-self-signed", format!("issuer equals subject{how}")));
+        let (how_nl, how_en) = if verified {
+            ("; de handtekening klopt met de eigen sleutel", "; signature verifies with its own key")
+        } else {
+            ("", "")
+        };
+        observations.push(Observation::new(
+            "tls-cert-self-signed",
+            format!("uitgever gelijk aan onderwerp{how_nl}"),
+            format!("issuer equals subject{how_en}"),
+        ));
     }
     let trust = trust(chain, roots, now, in_validity, not_before, not_after).map_err(|why| {
         // webpki's reason for a lone self-signed certificate (unknown issuer, CA used as end
         // entity, ...) says less than this.
         if self_signed.is_some() && chain.len() == 1 {
-            "self-signed".to_string()
+            Said::new("zelfondertekend", "self-signed")
         } else {
             why
         }
     });
     if let Err(why) = &trust {
-        observations.push(Observation::new("tls-cert-untrusted", format!("not trusted by the Mozilla roots: {why}")));
+        observations.push(Observation::new(
+            "tls-cert-untrusted",
+            format!("niet vertrouwd door de Mozilla-rootcertificaten: {}", why.nl),
+            format!("not trusted by the Mozilla roots: {}", why.en),
+        ));
     }
 
     // Keys and signatures, leaf and intermediates.
@@ -184,16 +206,25 @@ pub(crate) fn analyse(
                 continue;
             }
         };
-        let which = if i == 0 { "leaf".to_string() } else { format!("chain certificate {}", i + 1) };
+        let which = if i == 0 {
+            Said::new("servercertificaat", "leaf")
+        } else {
+            Said::new(format!("certificaat {} van de keten", i + 1), format!("chain certificate {}", i + 1))
+        };
         let (kind, bits) = key_info(cert.public_key());
         if is_weak_key(&kind, bits) {
             let bits = bits.unwrap_or(0);
-            observations.push(Observation::new("tls-cert-weak-key", format!("{which}: {kind} {bits} bits")));
+            observations
+                .push(Observation::said("tls-cert-weak-key", which.map(|w| format!("{w}: {kind} {bits} bits"))));
         }
         let sig = signature_name(&cert.signature_algorithm.algorithm.to_id_string());
         let root_sent_along = i > 0 && self_signed_names(cert);
         if is_weak_signature(&sig) && !root_sent_along {
-            observations.push(Observation::new("tls-cert-weak-signature", format!("{which}: signed with {sig}")));
+            observations.push(Observation::new(
+                "tls-cert-weak-signature",
+                format!("{}: ondertekend met {sig}", which.nl),
+                format!("{}: signed with {sig}", which.en),
+            ));
         }
     }
 
@@ -211,7 +242,7 @@ pub(crate) fn analyse(
         signature_algorithm,
         self_signed: self_signed.is_some(),
         trusted: trust.is_ok(),
-        trust_error: trust.err(),
+        trust_error: trust.err().map(|why| why.en),
         chain_length: chain.len(),
         sha256: hex::encode(Sha256::digest(der)),
         name_matches,
@@ -229,16 +260,16 @@ fn unix(t: DateTime<Utc>) -> UnixTime {
 }
 
 /// `a, b, c (+2 more)`.
-fn list(names: &[String], max: usize) -> String {
-    let shown: Vec<&str> = names.iter().take(max).map(String::as_str).collect();
+fn list(names: &[String], max: usize) -> Said {
+    let shown = names.iter().take(max).map(String::as_str).collect::<Vec<_>>().join(", ");
     match names.len().saturating_sub(max) {
-        0 => shown.join(", "),
-        more => format!("{} (+{more} more)", shown.join(", ")),
+        0 => Said::same(shown),
+        more => Said::new(format!("{shown} (+{more} meer)"), format!("{shown} (+{more} more)")),
     }
 }
 
 /// DNS names and IP addresses of the subjectAltName; `Err` when it cannot be trusted.
-fn alt_names(cert: &X509Certificate<'_>) -> Result<Vec<String>, String> {
+fn alt_names(cert: &X509Certificate<'_>) -> Result<Vec<String>, Said> {
     match cert.subject_alternative_name() {
         Ok(Some(san)) => Ok(san
             .value
@@ -251,8 +282,12 @@ fn alt_names(cert: &X509Certificate<'_>) -> Result<Vec<String>, String> {
             })
             .collect()),
         Ok(None) => Ok(Vec::new()),
-        Err(X509Error::DuplicateExtensions) => Err("duplicate subjectAltName extensions".into()),
-        Err(e) => Err(format!("unreadable subjectAltName ({e})")),
+        Err(X509Error::DuplicateExtensions) => {
+            Err(Said::new("dubbele subjectAltName-extensies", "duplicate subjectAltName extensions"))
+        }
+        Err(e) => {
+            Err(Said::new(format!("onleesbare subjectAltName ({e})"), format!("unreadable subjectAltName ({e})")))
+        }
     }
 }
 
@@ -358,9 +393,9 @@ fn trust(
     leaf_in_validity: bool,
     not_before: DateTime<Utc>,
     not_after: DateTime<Utc>,
-) -> Result<(), String> {
+) -> Result<(), Said> {
     let ders: Vec<CertificateDer<'_>> = chain.iter().map(|d| CertificateDer::from(d.as_slice())).collect();
-    let (leaf, intermediates) = ders.split_first().ok_or("no certificate")?;
+    let (leaf, intermediates) = ders.split_first().ok_or_else(|| Said::new("geen certificaat", "no certificate"))?;
     let parsed = ParsedCertificate::try_from(leaf).map_err(|e| describe(&e))?;
     let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms.all;
     let verify = |at: DateTime<Utc>| {
@@ -381,32 +416,33 @@ fn trust(
     }
 }
 
-/// A short text for a verification error.
-fn describe(e: &rustls::Error) -> String {
-    let text = match e {
+/// A short text for a verification error, in both languages (rustls's own text for the rare
+/// ones, in English in both).
+fn describe(e: &rustls::Error) -> Said {
+    let said = match e {
         rustls::Error::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer => "unknown issuer".to_string(),
-            CertificateError::BadSignature => "bad signature".to_string(),
-            CertificateError::BadEncoding => "malformed certificate".to_string(),
+            CertificateError::UnknownIssuer => Said::new("onbekende uitgever", "unknown issuer"),
+            CertificateError::BadSignature => Said::new("ongeldige handtekening", "bad signature"),
+            CertificateError::BadEncoding => Said::new("misvormd certificaat", "malformed certificate"),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                "a chain certificate has expired".to_string()
+                Said::new("een certificaat van de keten is verlopen", "a chain certificate has expired")
             }
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                "a chain certificate is not yet valid".to_string()
+                Said::new("een certificaat van de keten is nog niet geldig", "a chain certificate is not yet valid")
             }
             CertificateError::UnsupportedSignatureAlgorithmContext { .. }
             | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
-                "unsupported signature algorithm".to_string()
+                Said::new("niet-ondersteund handtekeningalgoritme", "unsupported signature algorithm")
             }
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
-                "not issued for server authentication".to_string()
+                Said::new("niet uitgegeven voor serverauthenticatie", "not issued for server authentication")
             }
-            CertificateError::Revoked => "revoked".to_string(),
-            other => other.to_string(),
+            CertificateError::Revoked => Said::new("ingetrokken", "revoked"),
+            other => Said::same(other.to_string()),
         },
-        other => other.to_string(),
+        other => Said::same(other.to_string()),
     };
-    sanitize(&text, 100)
+    said.map(|t| sanitize(t, 100))
 }
 
 /// Key type and size.

@@ -43,6 +43,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::i18n::{Lang, Said};
 use crate::probe::io::{sanitize, ProbeError, Session};
 use crate::probe::{Limits, Observation, Target};
 
@@ -84,6 +85,20 @@ pub struct TlsReport {
     /// What failed or stopped early (rustls handshake error, odd answers, time or byte limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl TlsReport {
+    /// The report's `services[].tls` object: this analysis with each observation's evidence as a
+    /// string in `lang` (the report speaks one language; the findings carry both).
+    pub fn to_report_json(&self, lang: Lang) -> Option<serde_json::Value> {
+        let mut value = serde_json::to_value(self).ok()?;
+        if let Some(list) = value.get_mut("observations").and_then(serde_json::Value::as_array_mut) {
+            for (json, obs) in list.iter_mut().zip(&self.observations) {
+                json["evidence"] = serde_json::Value::String(obs.evidence.get(lang).to_string());
+            }
+        }
+        Some(value)
+    }
 }
 
 /// The analysis' share of time and bytes, spent connection by connection.
@@ -150,7 +165,7 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
     let mut budget = Budget::new(target, limits);
     let mut notes: Vec<String> = Vec::new();
     // Accepted versions, each with the evidence for its observation.
-    let mut accepted: BTreeMap<Version, String> = BTreeMap::new();
+    let mut accepted: BTreeMap<Version, Said> = BTreeMap::new();
     let mut weak: Vec<u16> = Vec::new();
 
     // 1. rustls: TLS 1.3 / 1.2 and, usually, the chain.
@@ -164,7 +179,11 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
     let mut tls_seen = modern.tls_seen;
     let mut chain = modern.chain;
     if let Some(v) = modern.version {
-        accepted.insert(v, format!("handshake completed with {}", modern.suite.as_deref().unwrap_or("?")));
+        let suite = modern.suite.as_deref().unwrap_or("?");
+        accepted.insert(
+            v,
+            Said::new(format!("handshake voltooid met {suite}"), format!("handshake completed with {suite}")),
+        );
     }
     if let Some(f) = modern.failure {
         notes.push(format!("rustls handshake: {f}"));
@@ -181,7 +200,11 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
                 tls_seen = true;
                 match Version::from_wire(version) {
                     Some(got) if got <= v => {
-                        let evidence = format!("ServerHello {} with {}", got.name(), ciphers::name(suite));
+                        let (name, suite_name) = (got.name(), ciphers::name(suite));
+                        let evidence = Said::new(
+                            format!("ServerHello {name} met {suite_name}"),
+                            format!("ServerHello {name} with {suite_name}"),
+                        );
                         accepted.entry(got).or_insert(evidence);
                         if ciphers::weak_class(suite).is_some() && !weak.contains(&suite) {
                             weak.push(suite);
@@ -228,11 +251,16 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
             Version::Tls11 => "tls-1.1-enabled",
             _ => continue,
         };
-        observations.push(Observation::new(id, evidence.clone()));
+        observations.push(Observation::said(id, evidence.clone()));
     }
     let weak_ciphers: Vec<String> = weak.iter().map(|&s| ciphers::name(s)).collect();
     if !weak_ciphers.is_empty() {
-        observations.push(Observation::new("tls-weak-cipher", format!("accepted: {}", weak_ciphers.join(", "))));
+        let list = weak_ciphers.join(", ");
+        observations.push(Observation::new(
+            "tls-weak-cipher",
+            format!("aanvaard: {list}"),
+            format!("accepted: {list}"),
+        ));
     }
     let certificate = if chain.is_empty() {
         None

@@ -173,7 +173,8 @@ async fn a_tls10_only_server_with_3des() {
     assert_eq!(report.weak_ciphers, ["TLS_RSA_WITH_3DES_EDE_CBC_SHA"]);
     assert_eq!(ids(&report), ["tls-1.0-enabled", "tls-cert-self-signed", "tls-cert-untrusted", "tls-weak-cipher"]);
     let tls10 = report.observations.iter().find(|o| o.weakness == "tls-1.0-enabled").expect("tls 1.0");
-    assert_eq!(tls10.evidence, "ServerHello TLSv1.0 with TLS_RSA_WITH_3DES_EDE_CBC_SHA");
+    assert_eq!(tls10.evidence.en, "ServerHello TLSv1.0 with TLS_RSA_WITH_3DES_EDE_CBC_SHA");
+    assert_eq!(tls10.evidence.nl, "ServerHello TLSv1.0 met TLS_RSA_WITH_3DES_EDE_CBC_SHA");
     // rustls could not talk to it, the chain came from the clear-text Certificate message.
     assert!(report.note.as_deref().is_some_and(|n| n.contains("rustls handshake")), "{:?}", report.note);
     assert_eq!(report.certificate.map(|c| c.common_name), Some(Some("wijkagent.test".to_string())));
@@ -203,4 +204,19 @@ async fn not_tls_refused_or_silent_gives_none_within_the_limits() {
     // STARTTLS against the silent server: the greeting never comes.
     assert_eq!(analyse(&target(&silent, None), StartTls::Smtp, &short).await, None);
     drop(silent);
+}
+
+#[test]
+fn the_report_json_has_the_evidence_in_one_language() {
+    let report = TlsReport {
+        versions: vec!["TLSv1.0".into()],
+        observations: vec![Observation::new("tls-1.0-enabled", "handshake voltooid", "handshake completed")],
+        ..TlsReport::default()
+    };
+    for (lang, text) in [(Lang::Nl, "handshake voltooid"), (Lang::En, "handshake completed")] {
+        let json = report.to_report_json(lang).expect("serialises");
+        assert_eq!(json["observations"][0]["evidence"], text);
+        assert_eq!(json["observations"][0]["weakness"], "tls-1.0-enabled");
+        assert_eq!(json["versions"][0], "TLSv1.0");
+    }
 }

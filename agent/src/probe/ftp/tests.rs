@@ -37,9 +37,16 @@ fn the_cleartext_rule() {
     let r331 = reply(b"331 Please specify the password.\r\n");
     let r530 = reply(b"530 Login incorrect.\r\n");
     let r550 = reply(b"550 SSL/TLS required on the control channel\r\n");
-    assert_eq!(cleartext_evidence(Some(&r331), Some(true)).as_deref(), Some("USER aanvaard vóór TLS (331)"));
-    assert!(cleartext_evidence(Some(&r331), Some(false)).is_some_and(|e| e.contains("AUTH TLS niet aangeboden")));
-    assert_eq!(cleartext_evidence(Some(&r530), Some(false)).as_deref(), Some("AUTH TLS niet aangeboden"));
+    assert_eq!(
+        cleartext_evidence(Some(&r331), Some(true)),
+        Some(Said::new("USER aanvaard vóór TLS (331)", "USER accepted before TLS (331)"))
+    );
+    let both = cleartext_evidence(Some(&r331), Some(false)).expect("evidence");
+    assert!(both.nl.contains("AUTH TLS niet aangeboden") && both.en.contains("AUTH TLS not offered"), "{both:?}");
+    assert_eq!(
+        cleartext_evidence(Some(&r530), Some(false)),
+        Some(Said::new("AUTH TLS niet aangeboden", "AUTH TLS not offered"))
+    );
     assert_eq!(cleartext_evidence(Some(&r530), Some(true)), None);
     assert_eq!(cleartext_evidence(Some(&r550), Some(true)), None);
     assert_eq!(cleartext_evidence(None, Some(false)), None);

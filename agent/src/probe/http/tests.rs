@@ -189,7 +189,8 @@ async fn a_login_form_over_plain_http_but_not_over_https() {
     let server = answering(PAGE).await;
     let info = identify(&server.target, &fake::deadline(2000), false).await;
     let login = info.observations.iter().find(|o| o.weakness == "http-cleartext-login").expect("observed");
-    assert_eq!(login.evidence, "aanmelden over HTTP zonder TLS: / (wachtwoordveld)");
+    assert_eq!(login.evidence.nl, "aanmelden over HTTP zonder TLS: / (wachtwoordveld)");
+    assert_eq!(login.evidence.en, "login over HTTP without TLS: / (wachtwoordveld)");
 
     let server = fake::serve_tls(|mut s| async move {
         let mut buf = vec![0u8; 4096];

@@ -31,7 +31,8 @@ async fn smtp_offering_auth_plain_before_starttls() {
     let info = identify(&server.target, &limits(), MailKind::Smtp).await;
     assert_eq!((info.product.as_deref(), info.version.as_deref()), (Some("Exim"), Some("4.96")));
     assert_eq!(ids(&info), ["cleartext-mail-login"]);
-    assert_eq!(info.observations[0].evidence, "AUTH PLAIN LOGIN aangeboden zonder TLS");
+    assert_eq!(info.observations[0].evidence.nl, "AUTH PLAIN LOGIN aangeboden zonder TLS");
+    assert_eq!(info.observations[0].evidence.en, "AUTH PLAIN LOGIN offered without TLS");
     assert_eq!(info.details["starttls"], "niet aangeboden");
     assert_eq!(fake::drain(&mut rx), ["EHLO wijkagent.invalid", "QUIT"]);
 }
@@ -70,7 +71,8 @@ async fn pop3_with_and_without_user_before_stls() {
     let info = identify(&server.target, &limits(), MailKind::Pop3).await;
     assert_eq!(info.product.as_deref(), Some("Dovecot"));
     assert_eq!(ids(&info), ["cleartext-mail-login"]);
-    assert_eq!(info.observations[0].evidence, "POP3 USER, SASL PLAIN aangeboden zonder TLS");
+    assert_eq!(info.observations[0].evidence.nl, "POP3 USER, SASL PLAIN aangeboden zonder TLS");
+    assert_eq!(info.observations[0].evidence.en, "POP3 USER, SASL PLAIN offered without TLS");
 
     // Dovecot with disable_plaintext_auth: no USER, no mechanisms before STLS.
     let (server, _rx) = fake::text_server("+OK Dovecot (Debian) ready.\r\n", |l| {

@@ -19,8 +19,18 @@ fn ids(a: &Analysis) -> Vec<&str> {
     a.observations.iter().map(|o| o.weakness.as_str()).collect()
 }
 
+/// The English evidence of `id`.
 fn evidence<'a>(a: &'a Analysis, id: &str) -> &'a str {
-    a.observations.iter().find(|o| o.weakness == id).map(|o| o.evidence.as_str()).unwrap_or_default()
+    said(a, id).map(|s| s.en.as_str()).unwrap_or_default()
+}
+
+/// The Dutch evidence of `id`.
+fn bewijs<'a>(a: &'a Analysis, id: &str) -> &'a str {
+    said(a, id).map(|s| s.nl.as_str()).unwrap_or_default()
+}
+
+fn said<'a>(a: &'a Analysis, id: &str) -> Option<&'a Said> {
+    a.observations.iter().find(|o| o.weakness == id).map(|o| &o.evidence)
 }
 
 #[test]
@@ -29,6 +39,11 @@ fn a_self_signed_certificate() {
     assert_eq!(ids(&a), ["tls-cert-self-signed", "tls-cert-untrusted"]);
     assert_eq!(evidence(&a, "tls-cert-self-signed"), "issuer equals subject; signature verifies with its own key");
     assert_eq!(evidence(&a, "tls-cert-untrusted"), "not trusted by the Mozilla roots: self-signed");
+    assert_eq!(
+        bewijs(&a, "tls-cert-self-signed"),
+        "uitgever gelijk aan onderwerp; de handtekening klopt met de eigen sleutel"
+    );
+    assert_eq!(bewijs(&a, "tls-cert-untrusted"), "niet vertrouwd door de Mozilla-rootcertificaten: zelfondertekend");
     let r = &a.report;
     assert_eq!(r.subject, "CN=wijkagent.test");
     assert_eq!(r.issuer, "CN=wijkagent.test");
@@ -65,6 +80,10 @@ fn names_are_matched_on_the_subject_alt_name() {
         evidence(&a, "tls-cert-name-mismatch"),
         "other.example not among wijkagent.test, *.wijkagent.test, 127.0.0.1"
     );
+    assert_eq!(
+        bewijs(&a, "tls-cert-name-mismatch"),
+        "other.example niet bij wijkagent.test, *.wijkagent.test, 127.0.0.1"
+    );
     let a = run(&[SELF_SIGNED], None, now);
     assert_eq!(a.report.name_matches, None);
 }
@@ -84,6 +103,7 @@ fn the_wildcard_rules() {
 fn an_expired_certificate() {
     let a = run(&[EXPIRED], None, Utc::now());
     assert_eq!(evidence(&a, "tls-cert-expired").split(" (").next(), Some("expired on 2021-01-01"));
+    assert_eq!(bewijs(&a, "tls-cert-expired").split(" (").next(), Some("verlopen op 2021-01-01"));
     assert!(!ids(&a).contains(&"tls-cert-expiring"));
     assert!(a.report.days_left < -365 * 5);
     assert_eq!(a.report.not_after.to_rfc3339(), "2021-01-01T00:00:00+00:00");
@@ -98,6 +118,7 @@ fn validity_at_chosen_moments() {
     let a = run(&[SELF_SIGNED], None, not_after - TimeDelta::days(10));
     assert_eq!(ids(&a), ["tls-cert-expiring", "tls-cert-self-signed", "tls-cert-untrusted"]);
     assert!(evidence(&a, "tls-cert-expiring").ends_with("(in 10 days)"));
+    assert!(bewijs(&a, "tls-cert-expiring").ends_with("(over 10 dagen)"));
     assert_eq!(a.report.days_left, 10);
 
     let a = run(&[SELF_SIGNED], None, not_after - TimeDelta::days(EXPIRING_DAYS + 1));
@@ -115,6 +136,7 @@ fn validity_at_chosen_moments() {
 fn a_1024_bit_rsa_key() {
     let a = run(&[RSA1024], None, Utc::now());
     assert_eq!(evidence(&a, "tls-cert-weak-key"), "leaf: RSA 1024 bits");
+    assert_eq!(bewijs(&a, "tls-cert-weak-key"), "servercertificaat: RSA 1024 bits");
     assert_eq!((a.report.key.as_str(), a.report.key_bits), ("RSA", Some(1024)));
     assert!(!ids(&a).contains(&"tls-cert-weak-signature"));
     // ring does not check signatures by keys this small: the names decide.
@@ -125,6 +147,7 @@ fn a_1024_bit_rsa_key() {
 fn a_sha1_signature() {
     let a = run(&[SHA1], None, Utc::now());
     assert_eq!(evidence(&a, "tls-cert-weak-signature"), "leaf: signed with sha1WithRSAEncryption");
+    assert_eq!(bewijs(&a, "tls-cert-weak-signature"), "servercertificaat: ondertekend met sha1WithRSAEncryption");
     assert_eq!(a.report.signature_algorithm, "sha1WithRSAEncryption");
     assert_eq!(a.report.key_bits, Some(2048));
     assert!(!ids(&a).contains(&"tls-cert-weak-key"));
