@@ -3,7 +3,7 @@
 //!
 //! What is checked, on the leaf unless said otherwise:
 //! - validity: expired (`tls-cert-expired`), expiring within [`EXPIRING_DAYS`] days
-//!   (`tls-cert-expiring`), not yet valid (reported in [`CertReport::problems`] only);
+//!   (`tls-cert-expiring`), not yet valid (`tls-cert-not-yet-valid`);
 //! - self-signed (`tls-cert-self-signed`): issuer name equals subject name (raw DER), the
 //!   authority key id (if any) equals the subject key id (if any), and the signature verifies with
 //!   the certificate's own key when ring can check it (SHA-1, MD5, RSA below 2048 bits cannot be,
@@ -84,8 +84,8 @@ pub struct CertReport {
     pub sha256: String,
     /// Whether the certificate names the host, when a host name was known.
     pub name_matches: Option<bool>,
-    /// Anything else wrong with the certificates (not yet valid, duplicate extensions, unreadable
-    /// chain certificates).
+    /// Anything else wrong with the certificates (duplicate extensions, unreadable chain
+    /// certificates).
     pub problems: Vec<String>,
 }
 
@@ -134,7 +134,13 @@ pub(crate) fn analyse(
         ));
     }
     if now < not_before {
-        problems.push(format!("not valid before {}", not_before.format("%Y-%m-%d")));
+        let start = not_before.format("%Y-%m-%d");
+        let days = (not_before - now).num_days();
+        observations.push(Observation::new(
+            "tls-cert-not-yet-valid",
+            format!("pas geldig vanaf {start} (over {days} dagen)"),
+            format!("not valid before {start} (in {days} days)"),
+        ));
     }
 
     // Names.

@@ -5,6 +5,7 @@ use chrono::TimeDelta;
 
 const SELF_SIGNED: &[u8] = include_bytes!("../testdata/self-signed.der");
 const EXPIRED: &[u8] = include_bytes!("../testdata/expired.der");
+const NOT_YET_VALID: &[u8] = include_bytes!("../testdata/not-yet-valid.der");
 const RSA1024: &[u8] = include_bytes!("../testdata/rsa1024.der");
 const SHA1: &[u8] = include_bytes!("../testdata/sha1.der");
 const CA: &[u8] = include_bytes!("../testdata/ca.der");
@@ -129,7 +130,32 @@ fn validity_at_chosen_moments() {
 
     let a = run(&[SELF_SIGNED], None, not_before - TimeDelta::days(1));
     assert!(!ids(&a).contains(&"tls-cert-expired"));
-    assert!(a.report.problems.iter().any(|p| p.starts_with("not valid before")));
+    assert!(ids(&a).contains(&"tls-cert-not-yet-valid"));
+    assert!(
+        evidence(&a, "tls-cert-not-yet-valid").ends_with("(in 1 days)"),
+        "{}",
+        evidence(&a, "tls-cert-not-yet-valid")
+    );
+    assert!(a.report.problems.is_empty(), "an observation now, not a problem: {:?}", a.report.problems);
+
+    let a = run(&[SELF_SIGNED], None, not_before + TimeDelta::days(1));
+    assert!(!ids(&a).contains(&"tls-cert-not-yet-valid"));
+}
+
+#[test]
+fn a_certificate_not_yet_valid() {
+    let a = run(&[NOT_YET_VALID], None, Utc::now());
+    assert_eq!(ids(&a), ["tls-cert-not-yet-valid", "tls-cert-self-signed", "tls-cert-untrusted"]);
+    assert_eq!(evidence(&a, "tls-cert-not-yet-valid").split(" (").next(), Some("not valid before 2090-01-01"));
+    assert_eq!(bewijs(&a, "tls-cert-not-yet-valid").split(" (").next(), Some("pas geldig vanaf 2090-01-01"));
+    assert!(bewijs(&a, "tls-cert-not-yet-valid").ends_with(" dagen)"));
+    assert_eq!(a.report.not_before.to_rfc3339(), "2090-01-01T00:00:00+00:00");
+    assert!(a.report.days_left > 365 * 60, "not expiring either");
+    assert!(!ids(&a).contains(&"tls-cert-expired") && !ids(&a).contains(&"tls-cert-expiring"));
+    // The chain is judged at a time the leaf is valid: untrusted because self-signed, not because
+    // of its dates.
+    assert_eq!(a.report.trust_error.as_deref(), Some("self-signed"));
+    assert!(a.report.problems.is_empty());
 }
 
 #[test]

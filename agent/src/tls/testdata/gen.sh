@@ -40,10 +40,19 @@ copy_extensions = copy
 commonName = supplied
 [ext]
 subjectAltName = DNS:expired.wijkagent.test
+[ext_future]
+subjectAltName = DNS:future.wijkagent.test
 CNF
 openssl ca -batch -config "$tmp/ca.cnf" -selfsign -keyfile "$tmp/exp.key" -in "$tmp/exp.csr" \
   -startdate 20200101000000Z -enddate 20210101000000Z -extensions ext -notext -out "$tmp/exp.pem"
 openssl x509 -in "$tmp/exp.pem" -outform DER -out expired.der
+
+# 4b. not-yet-valid.der: self-signed EC P-256, valid only from 2090-01-01 (to 2091-01-01).
+openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/fut.key"
+openssl req -new -key "$tmp/fut.key" -subj "/CN=future.wijkagent.test" -out "$tmp/fut.csr"
+openssl ca -batch -config "$tmp/ca.cnf" -selfsign -keyfile "$tmp/fut.key" -in "$tmp/fut.csr" \
+  -startdate 20900101000000Z -enddate 20910101000000Z -extensions ext_future -notext -out "$tmp/fut.pem"
+openssl x509 -in "$tmp/fut.pem" -outform DER -out not-yet-valid.der
 
 # 5. ca.der + leaf.der: a test CA (EC P-256) and a leaf it signed (EC P-256), 100 years.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/ca.key" \
