@@ -58,7 +58,9 @@ pub enum CaError {
         source: std::io::Error,
     },
     /// Only one of ca.key and ca.crt exists.
-    #[error("{0} exists without its partner (ca.key and ca.crt belong together); restore the missing file from a backup")]
+    #[error(
+        "{0} exists without its partner (ca.key and ca.crt belong together); restore the missing file from a backup"
+    )]
     Incomplete(PathBuf),
     /// A file of the CA is damaged, or the key does not belong to the certificate.
     #[error("{path}: {why}")]
@@ -299,9 +301,9 @@ fn san(name: &str) -> Result<SanType, CaError> {
     }
     let ok = !name.is_empty()
         && name.len() <= 253
-        && name.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     if !ok {
         return Err(CaError::BadName(name.to_string()));
     }

@@ -4,15 +4,24 @@
 //! - [`ca`]: wijkpost's own certificate authority (server certificate, agents' client certificates);
 //! - [`store`]: one [`store::Store`] trait with SQLite (default) and PostgreSQL backends and
 //!   versioned migrations: tokens, agents, summaries, rejected payloads;
+//! - [`enroll`]: one-time tokens and the enrollment of an agent;
 //! - [`org`]: the closed vocabularies describing an organisation (sector, size class, province);
+//! - [`web`]: the HTTP endpoint (`POST /v1/enroll`, `GET /healthz`);
+//! - [`serve`]: the long-running service, one cancellation tree over all its tasks;
+//! - [`cli`]: the command line; [`i18n`]: Dutch or English for people;
 //! - [`files`]: private directories and atomic writes.
 
 pub mod broker;
 pub mod ca;
+pub mod cli;
+pub mod enroll;
 pub mod files;
+pub mod i18n;
 pub mod ingest;
 pub mod org;
+pub mod serve;
 pub mod store;
+pub mod web;
 
 /// The summary schema this collector accepts.
 pub fn accepted_summary_schema() -> &'static str {

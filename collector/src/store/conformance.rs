@@ -71,7 +71,11 @@ pub fn token_outcomes(store: &mut dyn Store) {
     assert_eq!(store.consume_token("good", "good-hash", now(), by).expect("c"), TokenOutcome::Used);
     assert_eq!(store.consume_token("good", "wrong", now(), by).expect("c"), TokenOutcome::Unknown, "no hint");
     assert_eq!(store.consume_token("old", "old-hash", now(), by).expect("c"), TokenOutcome::Expired);
-    assert_eq!(store.consume_token("edge", "edge-hash", now(), by).expect("c"), TokenOutcome::Expired, "expiry is exclusive");
+    assert_eq!(
+        store.consume_token("edge", "edge-hash", now(), by).expect("c"),
+        TokenOutcome::Expired,
+        "expiry is exclusive"
+    );
     assert_eq!(store.consume_token("old", "wrong", now(), by).expect("c"), TokenOutcome::Unknown);
 
     // Enrollment stores the agent with the token's organisation, and only when the token is good.
@@ -79,7 +83,10 @@ pub fn token_outcomes(store: &mut dyn Store) {
     store.insert_token(&token("enroll", Duration::days(1))).expect("t");
     assert_eq!(store.enroll_agent("enroll", "wrong", now(), &agent(id)).expect("e"), TokenOutcome::Unknown);
     assert_eq!(store.agent(id).expect("agent"), None);
-    assert_eq!(store.enroll_agent("enroll", "enroll-hash", now(), &agent(id)).expect("e"), TokenOutcome::Consumed(org()));
+    assert_eq!(
+        store.enroll_agent("enroll", "enroll-hash", now(), &agent(id)).expect("e"),
+        TokenOutcome::Consumed(org())
+    );
     let stored = store.agent(id).expect("agent").expect("enrolled");
     assert_eq!((stored.org, stored.signing_key, stored.enrolled_at), (org(), [7; 32], now()));
     let other = "dddddddddddddddddddddddd";
@@ -116,9 +123,9 @@ pub fn summaries_once(store: &mut dyn Store) {
 /// Rejected payloads are cut and trimmed to the newest; the counters never are.
 pub fn rejected_is_bounded(store: &mut dyn Store) {
     let reject = |i: usize| Rejected {
-        agent: (i % 2 == 0).then(|| "eeeeeeeeeeeeeeeeeeeeeeee".to_string()),
+        agent: i.is_multiple_of(2).then(|| "eeeeeeeeeeeeeeeeeeeeeeee".to_string()),
         topic: "/tenants/x/wijk/v1/summary".into(),
-        reason: if i % 3 == 0 { "bad-signature" } else { "invalid" }.into(),
+        reason: if i.is_multiple_of(3) { "bad-signature" } else { "invalid" }.into(),
         detail: format!("{i} {}", "é".repeat(1000)),
         received_at: now(),
         payload: vec![i as u8; 10_000],

@@ -326,7 +326,10 @@ mod tests {
     fn database_urls() {
         let data = Path::new("/srv/wijkpost");
         assert_eq!(StoreConfig::parse(None, data).ok(), Some(StoreConfig::Sqlite(data.join("wijkpost.db"))));
-        assert_eq!(StoreConfig::parse(Some("sqlite:/tmp/x.db"), data).ok(), Some(StoreConfig::Sqlite("/tmp/x.db".into())));
+        assert_eq!(
+            StoreConfig::parse(Some("sqlite:/tmp/x.db"), data).ok(),
+            Some(StoreConfig::Sqlite("/tmp/x.db".into()))
+        );
         let pg = StoreConfig::parse(Some("postgresql://wp:geheim@127.0.0.1/wijk"), data).expect("pg");
         assert_eq!(pg.describe(), "postgresql://wp:***@127.0.0.1/wijk");
         for bad in ["mysql://x", "sqlite:", "wijkpost.db"] {

@@ -207,13 +207,15 @@ impl Store for PgStore {
         Ok(batch
             .iter()
             .zip(&seqs)
-            .map(|(row, seq)| {
-                if stored.remove(&(row.agent.clone(), *seq)) {
-                    Outcome::Stored
-                } else {
-                    Outcome::Duplicate
-                }
-            })
+            .map(
+                |(row, seq)| {
+                    if stored.remove(&(row.agent.clone(), *seq)) {
+                        Outcome::Stored
+                    } else {
+                        Outcome::Duplicate
+                    }
+                },
+            )
             .collect())
     }
 

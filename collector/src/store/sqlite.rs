@@ -199,8 +199,13 @@ impl Store for SqliteStore {
                  ON CONFLICT DO NOTHING",
             )?;
             for row in batch {
-                let changed =
-                    insert.execute(params![row.agent, seq_to_db(row.seq)?, row.week, to_secs(row.received_at), row.payload])?;
+                let changed = insert.execute(params![
+                    row.agent,
+                    seq_to_db(row.seq)?,
+                    row.week,
+                    to_secs(row.received_at),
+                    row.payload
+                ])?;
                 outcomes.push(if changed == 1 { Outcome::Stored } else { Outcome::Duplicate });
             }
         }
@@ -236,7 +241,10 @@ impl Store for SqliteStore {
             }
         }
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        tx.execute("DELETE FROM rejected WHERE id <= (SELECT id FROM rejected ORDER BY id DESC LIMIT 1 OFFSET ?1)", [keep])?;
+        tx.execute(
+            "DELETE FROM rejected WHERE id <= (SELECT id FROM rejected ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+            [keep],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -252,9 +260,8 @@ impl Store for SqliteStore {
             "SELECT agent, topic, reason, detail, received_at, payload FROM rejected ORDER BY id DESC LIMIT ?1",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map([limit], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, i64>(4)?, r.get(5)?))
-        })?;
+        let rows = stmt
+            .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, i64>(4)?, r.get(5)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (agent, topic, reason, detail, at, payload) = row?;
@@ -283,7 +290,10 @@ mod tests {
             Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Store>)
         });
         let future = migrations::SQLITE.len() as i64 + 1;
-        store.conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)", [future]).expect("bump");
+        store
+            .conn
+            .execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)", [future])
+            .expect("bump");
         drop(store);
         assert!(matches!(SqliteStore::open(&path), Err(StoreError::TooNew { .. })));
     }

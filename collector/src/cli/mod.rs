@@ -1,0 +1,142 @@
+//! The `wijkpost` command line: argument definitions and dispatch, one file per command.
+//!
+//! Exit codes: 0 done (for `serve`: stopped by SIGTERM or Ctrl-C); 1 error; 2 usage error (clap).
+
+mod serve_cmd;
+mod token_cmd;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::i18n::Lang;
+use crate::org::{Province, Sector, SizeClass};
+
+/// wijkpost — centrale collector voor wijkagent-samenvattingen (VVSG).
+/// (sector collector for wijkagent summaries)
+#[derive(Debug, Parser)]
+#[command(name = "wijkpost", version, about, long_about = None)]
+pub struct Cli {
+    /// Taal van de uitvoer / output language.
+    #[arg(long, global = true, value_enum, default_value_t = Lang::Nl, env = "WIJKPOST_LANG")]
+    pub lang: Lang,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Maakt een eenmalig inschrijvingstoken voor een organisatie / issues a one-time enrollment token.
+    Token(TokenArgs),
+    /// Draait wijkpost: inschrijving en web (later ook broker en ontvangst) / runs the service.
+    Serve(ServeArgs),
+}
+
+/// `wijkpost token ...`
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Gegevensmap (CA, SQLite-databank) / data directory.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Naam van de organisatie / organisation name.
+    #[arg(long)]
+    pub org: String,
+    /// Sector: gemeente, ocmw, politiezone, intercommunale, andere.
+    #[arg(long)]
+    pub sector: Sector,
+    /// Inwoners / inhabitants: 0-10k, 10k-25k, 25k-50k, 50k-100k, 100k+.
+    #[arg(long)]
+    pub size_class: SizeClass,
+    /// Provincie / province: antwerpen, limburg, oost-vlaanderen, vlaams-brabant, west-vlaanderen, brussel.
+    #[arg(long)]
+    pub province: Province,
+    /// Dagen geldig (0: verloopt meteen) / days valid (0: expires at once).
+    #[arg(long, default_value_t = 7)]
+    pub valid_days: u32,
+    /// Databank / database: sqlite:PATH (standaard / default DATA/wijkpost.db) of / or postgres://…
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+/// `wijkpost serve ...`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Gegevensmap (CA, SQLite-databank) / data directory.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Adres voor inschrijving en web (poort 0: vrij te kiezen) / web address (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub web: SocketAddr,
+    /// TLS-certificaat (PEM), verplicht buiten loopback / TLS certificate, required off loopback.
+    #[arg(long, requires = "web_tls_key")]
+    pub web_tls_cert: Option<PathBuf>,
+    /// TLS-sleutel (PEM) / TLS key.
+    #[arg(long, requires = "web_tls_cert")]
+    pub web_tls_key: Option<PathBuf>,
+    /// Databank / database: sqlite:PATH (standaard / default DATA/wijkpost.db) of / or postgres://…
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Brokeradres dat agenten krijgen / broker address given to agents.
+    #[arg(long, default_value = "mqtts://127.0.0.1:8883")]
+    pub broker_public: String,
+    /// Extra naam voor het servercertificaat (herhaalbaar) / extra server certificate name (repeatable).
+    #[arg(long)]
+    pub server_name: Vec<String>,
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Token(args) => token_cmd::run(args, cli.lang),
+        Command::Serve(args) => serve_cmd::run(args, cli.lang),
+    }
+}
+
+/// A Dutch explanation of the errors an operator meets most, for `--lang nl`; `None` where the
+/// English message is all there is.
+pub fn explain(err: &anyhow::Error, lang: Lang) -> Option<String> {
+    use crate::serve::ServeError;
+    use crate::store::StoreError;
+    use crate::web::WebError;
+    if lang == Lang::En {
+        return None;
+    }
+    let store = |e: &StoreError| match e {
+        StoreError::TooNew { found, known } => Some(format!(
+            "de databank staat op schemaversie {found}, deze wijkpost kent tot {known}: gebruik de nieuwere \
+             wijkpost, of zet een back-up van voor de upgrade terug"
+        )),
+        StoreError::BadUrl(u) => {
+            Some(format!("databank {u:?} niet begrepen: gebruik sqlite:PAD of postgres://GEBRUIKER@HOST/DB"))
+        }
+        _ => None,
+    };
+    let web = |e: &WebError| match e {
+        WebError::NeedsTls(addr) => Some(format!(
+            "{addr} is geen loopbackadres: gewone HTTP zou inschrijvingsgeheimen over het netwerk sturen; geef \
+             --web-tls-cert en --web-tls-key, of luister op 127.0.0.1 / [::1] achter een TLS-proxy"
+        )),
+        WebError::Bind { addr, source } => Some(format!("kan niet luisteren op {addr}: {source}")),
+        _ => None,
+    };
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<StoreError>() {
+            return store(e);
+        }
+        if let Some(e) = cause.downcast_ref::<WebError>() {
+            return web(e);
+        }
+        match cause.downcast_ref::<ServeError>() {
+            Some(ServeError::Store(e)) => return store(e),
+            Some(ServeError::Web(e)) => return web(e),
+            Some(ServeError::BadBrokerUrl(u)) => {
+                return Some(format!("--broker-public {u:?} is geen mqtts://HOST:POORT"))
+            }
+            _ => {}
+        }
+    }
+    None
+}

@@ -1,0 +1,265 @@
+//! `wijkpost serve`: the long-running service.
+//!
+//! Start-up prepares what every part needs — the CA (and the server certificate for the broker and
+//! the web side, `DATA/ca/server.crt`), the store (opened and migrated once here, so a schema
+//! problem stops the start) — then starts the parts as tasks of one [`Tasks`] set under one
+//! [`CancellationToken`]. The signal handler only cancels the token; every task ends when it sees
+//! the cancellation. If any task ends on its own, with an error or not, the others are cancelled
+//! too and `serve` returns, so a half-running collector never lingers.
+//!
+//! A new part (broker, ingest, trends) is one more [`Tasks::spawn`] in [`run`].
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::ca::{Ca, CaError};
+use crate::store::{StoreConfig, StoreError};
+use crate::web::{self, WebError, WebListener, WebState};
+
+/// How long tasks get to finish after cancellation before they are aborted.
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What `serve` needs to know.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Data directory (CA, SQLite database).
+    pub data_dir: PathBuf,
+    /// Where the web side listens.
+    pub web: SocketAddr,
+    /// TLS certificate and key for the web side.
+    pub web_tls: Option<(PathBuf, PathBuf)>,
+    /// The store.
+    pub database: StoreConfig,
+    /// The broker address handed to agents (`mqtts://HOST:PORT`).
+    pub broker_public: String,
+    /// Extra names for the server certificate (the host of `broker_public` is added by itself).
+    pub server_names: Vec<String>,
+}
+
+/// Why `serve` could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The CA could not be loaded or created.
+    #[error("CA: {0}")]
+    Ca(#[from] CaError),
+    /// The store could not be opened.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The web side failed.
+    #[error(transparent)]
+    Web(#[from] WebError),
+    /// `--broker-public` is not `mqtts://HOST:PORT`.
+    #[error("--broker-public {0:?} is not mqtts://HOST:PORT")]
+    BadBrokerUrl(String),
+    /// A task panicked.
+    #[error("{0} task failed: {1}")]
+    Task(&'static str, String),
+}
+
+/// The host part of `mqtts://HOST:PORT` (brackets of an IPv6 address removed).
+pub fn broker_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("mqtts://")?;
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']')?;
+            (host, after.strip_prefix(':')?)
+        }
+        None => rest.rsplit_once(':')?,
+    };
+    (!host.is_empty() && port.parse::<u16>().is_ok()).then_some(host)
+}
+
+/// The running parts of the service, each a named task under one cancellation token.
+#[derive(Debug)]
+pub struct Tasks {
+    set: JoinSet<Result<(), ServeError>>,
+    names: HashMap<tokio::task::Id, &'static str>,
+    cancel: CancellationToken,
+}
+
+impl Tasks {
+    /// An empty set under `cancel`.
+    pub fn new(cancel: CancellationToken) -> Tasks {
+        Tasks { set: JoinSet::new(), names: HashMap::new(), cancel }
+    }
+
+    /// The token every task must watch.
+    pub fn token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    /// Starts `task` under `name`.
+    pub fn spawn<F>(&mut self, name: &'static str, task: F)
+    where
+        F: Future<Output = Result<(), ServeError>> + Send + 'static,
+    {
+        let id = self.set.spawn(task).id();
+        self.names.insert(id, name);
+    }
+
+    /// Runs until the token is cancelled or a task ends; then cancels the others and waits for
+    /// them ([`STOP_TIMEOUT`] at most). Returns the first error.
+    pub async fn run(mut self) -> Result<(), ServeError> {
+        let mut first_error = None;
+        tokio::select! {
+            () = self.cancel.cancelled() => tracing::info!("stopping"),
+            Some(ended) = self.set.join_next_with_id() => {
+                let (name, result) = outcome(&self.names, ended);
+                match result {
+                    Ok(()) => tracing::warn!("{name} stopped by itself; stopping the rest"),
+                    Err(e) => {
+                        tracing::error!("{name}: {e}; stopping the rest");
+                        first_error = Some(e);
+                    }
+                }
+                self.cancel.cancel();
+            }
+        }
+        let (set, names) = (&mut self.set, &self.names);
+        let drain = async {
+            while let Some(ended) = set.join_next_with_id().await {
+                let (name, result) = outcome(names, ended);
+                match result {
+                    Ok(()) => tracing::debug!("{name} stopped"),
+                    Err(e) => {
+                        tracing::error!("{name}: {e}");
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+        };
+        if tokio::time::timeout(STOP_TIMEOUT, drain).await.is_err() {
+            tracing::warn!("tasks still running after {STOP_TIMEOUT:?}; aborting them");
+            self.set.shutdown().await;
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// The name and result of a task that ended (a panic becomes [`ServeError::Task`]).
+fn outcome(
+    names: &HashMap<tokio::task::Id, &'static str>,
+    ended: Result<(tokio::task::Id, Result<(), ServeError>), tokio::task::JoinError>,
+) -> (&'static str, Result<(), ServeError>) {
+    let name = |id| names.get(&id).copied().unwrap_or("task");
+    match ended {
+        Ok((id, result)) => (name(id), result),
+        Err(e) => (name(e.id()), Err(ServeError::Task(name(e.id()), e.to_string()))),
+    }
+}
+
+/// Cancels `cancel` on SIGTERM or Ctrl-C (SIGINT).
+pub fn cancel_on_signals(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = ctrl_c => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("cannot watch SIGTERM: {e}");
+                    let _ = ctrl_c.await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        cancel.cancel();
+    });
+}
+
+/// Runs the service until `cancel` (or a failing part) stops it.
+pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), ServeError> {
+    let host = broker_host(&cfg.broker_public).ok_or_else(|| ServeError::BadBrokerUrl(cfg.broker_public.clone()))?;
+    let mut names = cfg.server_names.clone();
+    if !names.iter().any(|n| n == host) && !crate::ca::LOOPBACK_NAMES.contains(&host) {
+        names.push(host.to_string());
+    }
+    // The listener first: a refused address stops the start before anything is created.
+    let tls = cfg.web_tls.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
+    let listener = WebListener::bind(cfg.web, tls).await?;
+    let data_dir = cfg.data_dir.clone();
+    let database = cfg.database.clone();
+    let (ca, server_cert, store) = blocking(move || {
+        let ca = Ca::open_or_create(&data_dir)?;
+        let server_cert = ca.issue_server_cert(&names)?;
+        let store = database.open()?;
+        Ok::<_, ServeError>((ca, server_cert, store))
+    })
+    .await?;
+    tracing::info!(fingerprint = %ca.fingerprint(), "CA {}", ca.cert_path().display());
+    tracing::info!("server certificate {}", server_cert.cert_path.display());
+    tracing::info!("store {} ({})", cfg.database.describe(), store.backend());
+
+    let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public: cfg.broker_public };
+
+    let mut tasks = Tasks::new(cancel);
+    // One line tests and operators read: the address actually bound.
+    tracing::info!("web listening on {}", listener.url());
+    let token = tasks.token();
+    tasks.spawn("web", async move { Ok(listener.serve(web::router(state), token).await?) });
+    tasks.run().await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ServeError> + Send + 'static,
+) -> Result<T, ServeError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ServeError::Task("start-up", e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_hosts() {
+        assert_eq!(broker_host("mqtts://127.0.0.1:8883"), Some("127.0.0.1"));
+        assert_eq!(broker_host("mqtts://[::1]:8883"), Some("::1"));
+        assert_eq!(broker_host("mqtts://wijkpost.example:8883"), Some("wijkpost.example"));
+        for bad in ["mqtt://h:1", "mqtts://h", "mqtts://:1", "mqtts://h:x", "mqtts://[::1:1"] {
+            assert_eq!(broker_host(bad), None, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_that_fails_stops_the_others() {
+        let cancel = CancellationToken::new();
+        let mut tasks = Tasks::new(cancel.clone());
+        let t = tasks.token();
+        tasks.spawn("waits", async move {
+            t.cancelled().await;
+            Ok(())
+        });
+        tasks.spawn("fails", async { Err(ServeError::BadBrokerUrl("x".into())) });
+        assert!(matches!(tasks.run().await, Err(ServeError::BadBrokerUrl(_))));
+        assert!(cancel.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn cancelling_stops_every_task() {
+        let cancel = CancellationToken::new();
+        let mut tasks = Tasks::new(cancel.clone());
+        for name in ["one", "two"] {
+            let t = tasks.token();
+            tasks.spawn(name, async move {
+                t.cancelled().await;
+                Ok(())
+            });
+        }
+        cancel.cancel();
+        tasks.run().await.expect("clean stop");
+    }
+}
