@@ -123,7 +123,7 @@ const IDENTIFIED: &[Id] = &[
     Id { tls: true, ..id(host::TLS_WEAK, Port::tcp(443), "https", Some("nginx")) },
     id(host::TLS_SAFE, Port::tcp(80), "http", Some("nginx")),
     Id { tls: true, ..id(host::TLS_SAFE, Port::tcp(443), "https", Some("nginx")) },
-    id(host::TELNET, Port::tcp(23), "telnet", None),
+    id(host::TELNET, Port::tcp(23), "telnet", Some("BusyBox telnetd")),
 ];
 
 /// Hostile hosts and the notes that may end their probes.

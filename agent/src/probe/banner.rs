@@ -99,6 +99,13 @@ pub fn recognise(banner: &[u8]) -> Option<Recognised> {
         let v = super::ssh::wire::parse_version(first.as_bytes())?;
         return with("ssh", Some(super::ssh::wire::product(&v.software)));
     }
+    if super::telnet::is_busybox(banner) {
+        return Some(Recognised {
+            service: "telnet",
+            product: Some(super::telnet::BUSYBOX_PRODUCT.to_string()),
+            version: None,
+        });
+    }
     if banner.len() >= 2 && banner[0] == 0xff && (251..=254).contains(&banner[1]) {
         return plain("telnet");
     }
@@ -183,6 +190,11 @@ mod tests {
         );
         assert_eq!(names(b"RFB 003.008\n"), Some(("vnc", None, None)));
         assert_eq!(names(b"\xff\xfd\x18\xff\xfd\x20"), Some(("telnet", None, None)));
+        // BusyBox telnetd's opening (DO ECHO, DO NAWS, WILL ECHO, WILL SUPPRESS-GO-AHEAD), then text.
+        assert_eq!(
+            names(b"\xff\xfd\x01\xff\xfd\x1f\xff\xfb\x01\xff\xfb\x03\r\r\nwijk-lab login: "),
+            Some(("telnet", Some("BusyBox telnetd".into()), None))
+        );
         assert_eq!(names(b"INFO {\"version\":\"2.10.7\"}\r\n"), Some(("nats", s("NATS Server"), s("2.10.7"))));
     }
 

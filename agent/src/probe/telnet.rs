@@ -2,6 +2,9 @@
 //! every option (`DO` → `WONT`, `WILL` → `DONT`) so servers that wait for an answer go on to their
 //! prompt. Negotiation bytes never reach the banner. A server that answers is `telnet-open`.
 //! Nothing else is sent: no user name, no password.
+//!
+//! The product is named only where a server gives itself away as surely as nmap's fingerprints
+//! say: BusyBox telnetd by its exact opening ([`is_busybox`]). No version is guessed from it.
 
 use std::time::Duration;
 
@@ -23,6 +26,32 @@ const WILL: u8 = 251;
 const SB: u8 = 250;
 const SE: u8 = 240;
 
+/// Option codes (RFC 857, 858, 1073).
+const ECHO: u8 = 1;
+const SUPPRESS_GO_AHEAD: u8 = 3;
+const NAWS: u8 = 31;
+
+/// What BusyBox telnetd sends the moment a client connects (`iacs_to_send` in its `telnetd.c`),
+/// before any text: nmap's `nmap-service-probes` names a server that opens with exactly these
+/// bytes, followed by text, "BusyBox telnetd" (its `softmatch telnet` line,
+/// `m|^\xff\xfd\x01\xff\xfd\x1f\xff\xfb\x01\xff\xfb\x03[^\xff]|`). That line also says
+/// `v/1.14.0 or later/`, a constant of the fingerprint rather than anything read from the server,
+/// so no version is taken from it.
+#[rustfmt::skip]
+pub const BUSYBOX_OPENING: [u8; 12] = [
+    IAC, DO, ECHO,                // the client should echo ...
+    IAC, DO, NAWS,                // ... and tell its window size;
+    IAC, WILL, ECHO,              // the server will echo
+    IAC, WILL, SUPPRESS_GO_AHEAD, // and not send go-ahead.
+];
+
+/// Whether `first`, the first bytes a server sent, is BusyBox telnetd's opening followed by text
+/// (a byte that is not `IAC`), as nmap's fingerprint requires: the four commands alone, or other
+/// options around them, are not enough.
+pub fn is_busybox(first: &[u8]) -> bool {
+    first.strip_prefix(&BUSYBOX_OPENING[..]).and_then(|rest| rest.first()).is_some_and(|&b| b != IAC)
+}
+
 /// Identifies Telnet on `target`.
 pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     let mut info = ServiceInfo::named("telnet");
@@ -35,6 +64,8 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     };
     let until = Instant::now() + BANNER_WAIT.min(session.time_left());
     let (mut text, mut pending, mut negotiated) = (Vec::new(), Vec::new(), false);
+    // The first bytes as they came, for the product fingerprint.
+    let mut opening = Vec::with_capacity(BUSYBOX_OPENING.len() + 1);
     let mut error = None;
     loop {
         let left = until.saturating_duration_since(Instant::now());
@@ -49,6 +80,8 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
                 break;
             }
         };
+        let room = (BUSYBOX_OPENING.len() + 1).saturating_sub(opening.len());
+        opening.extend_from_slice(&chunk[..room.min(chunk.len())]);
         pending.extend_from_slice(&chunk);
         let parsed = negotiate(&pending);
         pending = parsed.rest;
@@ -65,6 +98,9 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     if !banner.is_empty() {
         info.detail("banner", &banner);
     }
+    if is_busybox(&opening) {
+        info.product = Some(BUSYBOX_PRODUCT.to_string());
+    }
     if negotiated || !banner.is_empty() {
         observe_open(&mut info, target.addr.port());
     } else {
@@ -72,6 +108,9 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     }
     info
 }
+
+/// The product name of a server that opens as BusyBox telnetd does (nmap's name for it).
+pub const BUSYBOX_PRODUCT: &str = "BusyBox telnetd";
 
 /// Records `telnet-open`: a Telnet server answers on `port`.
 pub(crate) fn observe_open(info: &mut ServiceInfo, port: u16) {
@@ -171,6 +210,44 @@ mod tests {
         assert_eq!(negotiate(b"").commands, 0);
     }
 
+    #[test]
+    fn busybox_is_known_by_its_exact_opening() {
+        // BusyBox telnetd 1.35 (Debian's busybox-static, as in the services lab), first segment:
+        // IAC DO ECHO, IAC DO NAWS, IAC WILL ECHO, IAC WILL SUPPRESS-GO-AHEAD ...
+        let opening = b"\xff\xfd\x01\xff\xfd\x1f\xff\xfb\x01\xff\xfb\x03";
+        // ... then, in a second segment, the issue file through the pty ("\r" + "\r\n" newlines).
+        let issue = b"\r\r\nwijk-lab telnet (login disabled)\r\n\r";
+        assert_eq!(opening, &BUSYBOX_OPENING);
+        assert!(is_busybox(&[&opening[..], &issue[..]].concat()));
+        assert!(is_busybox(&[&opening[..], b"login: "].concat()), "any text after it");
+        assert!(!is_busybox(opening), "the opening alone is not enough: nmap wants a byte of text after it");
+        // Followed by another command (IAC DO TTYPE): not nmap's fingerprint.
+        assert!(!is_busybox(&[&opening[..], b"\xff\xfd\x18login: "].concat()));
+        // Older BusyBox also asked DO LFLOW (0x21, '!') before WILL ECHO: other nmap lines, which
+        // need more text, name those; this fingerprint does not.
+        assert!(!is_busybox(b"\xff\xfd\x01\xff\xfd\x1f\xff\xfd\x21\xff\xfb\x01\xff\xfb\x03login: "));
+        // The same commands in another order (a Linux netkit telnetd asks DO TTYPE first anyway).
+        assert!(!is_busybox(b"\xff\xfd\x1f\xff\xfd\x01\xff\xfb\x01\xff\xfb\x03login: "));
+        assert!(!is_busybox(b"\xff\xfd\x18\xff\xfd\x20\xff\xfd\x23\xff\xfd\x27"));
+        assert!(!is_busybox(b""));
+    }
+
+    #[tokio::test]
+    async fn busybox_telnetd_is_named_from_its_opening() {
+        let server = fake::serve(|mut s| async move {
+            // Two writes, as BusyBox sends them: the opening, then the issue text from the pty.
+            let _ = s.write_all(&BUSYBOX_OPENING).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = s.write_all(b"\r\r\nwijk-lab telnet (login disabled)\r\n\r").await;
+        })
+        .await;
+        let info = identify(&server.target, &fake::deadline(5000)).await;
+        assert_eq!(info.product.as_deref(), Some(BUSYBOX_PRODUCT));
+        assert_eq!(info.version, None, "nmap's '1.14.0 or later' is a guess, not taken");
+        assert_eq!(info.details["banner"], "wijk-lab telnet (login disabled)");
+        assert_eq!(info.observations[0].weakness, "telnet-open");
+    }
+
     #[tokio::test]
     async fn a_negotiating_server_is_telnet_open() {
         let server = fake::serve(|mut s| async move {
@@ -185,6 +262,7 @@ mod tests {
         .await;
         let info = identify(&server.target, &fake::deadline(5000)).await;
         assert_eq!(info.details["banner"], "Debian GNU/Linux 12 gemeente login:");
+        assert_eq!(info.product, None, "no product without a fingerprint");
         let port = server.target.addr.port();
         assert_eq!(info.observations[0].weakness, "telnet-open");
         assert_eq!(info.observations[0].evidence.nl, format!("Telnet-server antwoordt op poort {port}"));
