@@ -171,7 +171,8 @@ mod tests {
     fn a_taken_address_is_a_clear_error() {
         let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = taken.local_addr().expect("addr");
-        let files = TlsFiles { ca: Path::new("/nonexistent"), cert: Path::new("/nonexistent"), key: Path::new("/nonexistent") };
+        let files =
+            TlsFiles { ca: Path::new("/nonexistent"), cert: Path::new("/nonexistent"), key: Path::new("/nonexistent") };
         let err = start_embedded(addr, &files).expect_err("taken");
         assert!(err.to_string().contains("--mqtt"), "{err}");
     }

@@ -148,7 +148,10 @@ impl Ingest {
                             ReceiptStatus::Duplicate
                         }
                     };
-                    receipts.push(Outgoing { topic: topics::receipt(&row.agent), receipt: Receipt::new(row.seq, status, None) });
+                    receipts.push(Outgoing {
+                        topic: topics::receipt(&row.agent),
+                        receipt: Receipt::new(row.seq, status, None),
+                    });
                 }
                 Verdict::Refused { agent, seq, reason, detail } => {
                     self.stats.reject(reason);
@@ -168,7 +171,12 @@ impl Ingest {
     /// Checks one message; only a store error while looking up the agent's key is an error.
     fn judge(&mut self, message: &Message, now: DateTime<Utc>) -> Result<Verdict, StoreError> {
         let Some(agent) = topics::agent_of_summary(&message.topic) else {
-            return Ok(Verdict::Refused { agent: None, seq: 0, reason: "bad-topic", detail: "not a summary topic".into() });
+            return Ok(Verdict::Refused {
+                agent: None,
+                seq: 0,
+                reason: "bad-topic",
+                detail: "not a summary topic".into(),
+            });
         };
         let agent = agent.to_string();
         let refused = |agent: &str, seq, e: SummaryError| Verdict::Refused {

@@ -33,7 +33,8 @@ fn enroll(store: &mut dyn Store, agent: &str) {
         expires_at: now() + Duration::days(1),
     };
     store.insert_token(&token).expect("token");
-    let new = NewAgent { id: agent.into(), signing_key: key(agent).verifying_key().to_bytes(), cert_serial: "01".into() };
+    let new =
+        NewAgent { id: agent.into(), signing_key: key(agent).verifying_key().to_bytes(), cert_serial: "01".into() };
     assert!(matches!(store.enroll_agent(&token.id, "h", now(), &new).expect("enroll"), TokenOutcome::Consumed(_)));
 }
 
@@ -123,7 +124,8 @@ fn bad_input_is_refused_with_its_reason_and_nothing_else_is_disturbed() {
         message(A, signed(A, 11)),
     ];
     let receipts = ingest.handle(&batch, now()).expect("handled");
-    let got: Vec<(u64, ReceiptStatus, String)> = statuses(&receipts).into_iter().map(|(_, s, st, c)| (s, st, c)).collect();
+    let got: Vec<(u64, ReceiptStatus, String)> =
+        statuses(&receipts).into_iter().map(|(_, s, st, c)| (s, st, c)).collect();
     use ReceiptStatus::{Rejected as R, Stored as S};
     assert_eq!(
         got,

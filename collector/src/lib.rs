@@ -19,6 +19,7 @@ pub mod files;
 pub mod i18n;
 pub mod ingest;
 pub mod org;
+pub mod pipeline;
 pub mod serve;
 pub mod store;
 pub mod web;

@@ -1,0 +1,124 @@
+//! The pipeline between the broker and the store: a reader task turns the broker's messages into
+//! [`Message`]s on a bounded channel, one ingest thread takes them in batches ([`Ingest::handle`]),
+//! and the receipts go back out through a [`ReceiptSink`].
+//!
+//! The channel is bounded, so a slow store slows the reader and the broker buffers (and agents keep
+//! their outboxes); a batch the store refuses is retried with back-off rather than dropped.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use rumqttd::local::{LinkRx, LinkTx};
+use rumqttd::Notification;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use wijk_protocol::topics;
+
+use crate::ingest::{Ingest, Message, Outgoing, MAX_BATCH};
+
+/// Messages waiting for the ingest thread.
+pub const QUEUE: usize = 8192;
+
+/// Where receipts go.
+pub trait ReceiptSink: Send {
+    /// Publishes one receipt; an error is logged (the agent sends its summary again).
+    fn publish(&mut self, out: &Outgoing) -> Result<(), String>;
+}
+
+/// Receipts through the embedded broker's in-process link.
+#[derive(Debug)]
+pub struct LinkSink(pub LinkTxHolder);
+
+/// `LinkTx` with a `Debug` impl.
+pub struct LinkTxHolder(pub LinkTx);
+
+impl std::fmt::Debug for LinkTxHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkTx")
+    }
+}
+
+impl ReceiptSink for LinkSink {
+    fn publish(&mut self, out: &Outgoing) -> Result<(), String> {
+        self.0 .0.publish(out.topic.clone(), out.receipt.to_bytes()).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// Subscribes the embedded link to every agent's summaries, and to the receipt and advice topics
+/// (rumqttd drops a local publish that no filter matches, and the link with it).
+pub fn subscribe_embedded(link_tx: &mut LinkTx) -> Result<(), String> {
+    for filter in [topics::ALL_SUMMARIES, "/tenants/+/wijk/v1/receipt", "/tenants/+/wijk/v1/advice"] {
+        link_tx.subscribe(filter).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Reads the embedded link until `cancel`, passing summary messages on.
+pub async fn read_embedded(mut link_rx: LinkRx, queue: mpsc::Sender<Message>, cancel: CancellationToken) {
+    loop {
+        let notification = tokio::select! {
+            () = cancel.cancelled() => return,
+            n = link_rx.next() => n,
+        };
+        match notification {
+            Ok(Some(Notification::Forward(forward))) => {
+                let topic = String::from_utf8_lossy(&forward.publish.topic).into_owned();
+                // Our own receipts and advice come back through the catch-all filters.
+                if topic.ends_with("/receipt") || topic.ends_with("/advice") {
+                    continue;
+                }
+                let message = Message { topic, payload: forward.publish.payload.to_vec() };
+                if queue.send(message).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!("embedded broker link closed: {e}");
+                cancel.cancel();
+                return;
+            }
+        }
+    }
+}
+
+/// Runs the ingest on a thread of its own until the queue closes.
+pub fn spawn_ingest(
+    mut ingest: Ingest,
+    mut queue: mpsc::Receiver<Message>,
+    mut sink: Box<dyn ReceiptSink>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name("ingest".into()).spawn(move || {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = queue.blocking_recv() {
+            batch.clear();
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            let mut backoff = Duration::from_millis(250);
+            let receipts = loop {
+                match ingest.handle(&batch, Utc::now()) {
+                    Ok(r) => break r,
+                    Err(e) => {
+                        tracing::error!(
+                            "the store did not take {} summaries ({e}); trying again in {} ms",
+                            batch.len(),
+                            backoff.as_millis()
+                        );
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                    }
+                }
+            };
+            for out in &receipts {
+                if let Err(e) = sink.publish(out) {
+                    tracing::warn!("receipt for {} not published: {e}", out.topic);
+                }
+            }
+        }
+    })
+}
