@@ -219,11 +219,15 @@ fn nginx(lab_dir: &Path, host: &'static str, ca: Option<&LabCa>) -> Result<Daemo
 }
 
 /// busybox telnetd in the foreground; its login program is `/bin/false`, so nobody logs in.
+/// Without `-K`: with it, telnetd drops a session as soon as its login program exits, and when
+/// that exit is noticed before the pty was read (often with a few connections at once, as
+/// `nmap -sV` makes) the issue text after the option negotiation is lost. Without it the session
+/// ends when the pty is drained, a few milliseconds later, and every client sees the text.
 fn telnetd(lab_dir: &Path) -> Result<DaemonPlan> {
     let dir = host_dir(lab_dir, host::TELNET)?;
     let issue = dir.join("issue");
     fs::write(&issue, "wijk-lab telnet (login disabled)\n")?;
-    let mut args = strings(&["telnetd", "-F", "-K", "-p", "23", "-l", "/bin/false", "-f"]);
+    let mut args = strings(&["telnetd", "-F", "-p", "23", "-l", "/bin/false", "-f"]);
     args.push(path_str(&issue));
     Ok(daemon(host::TELNET, "busybox telnetd", program("busybox")?, args, dir))
 }
