@@ -13,6 +13,13 @@
 //! - version (where nmap gives one): one starts with the other once distribution suffixes are
 //!   trimmed (`9.2p1 Debian 2+deb12u3` ~ `9.2p1`).
 //!
+//! Not every version nmap reports was read from the service: some are constants of the fingerprint
+//! line that matched (`v/4.6.2/` for any Samba whose SMB2 answer looks a certain way, `v/3.X - 4.X/`,
+//! BusyBox's `v/1.14.0 or later/`). Each version is classified against nmap's own
+//! `nmap-service-probes` ([`nmap_db`](super::nmap_db)); the guesses are shown as such ("nmap guess,
+//! not read from the service") and left out of the version agreement, which is printed both
+//! without and with them.
+//!
 //! nmap's `mqtt-subscribe` script writes `mosquitto version 2.0.11` as the service *name*; that is
 //! read as product `mosquitto`, version `2.0.11`. The table shows nmap's name as it came (`ssl/`
 //! prefixed for TLS-wrapped services) beside wijkagent's; names are not required to be equal.
@@ -27,6 +34,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use super::nmap::{self, XmlPort};
+use super::nmap_db::{ServiceProbes, VersionSource};
 use super::{agent_scan, lab_consent, measure};
 use crate::addressing::{host, LabHost, Port};
 use crate::lab::Lab;
@@ -89,6 +97,15 @@ pub struct Row {
     pub product: Option<bool>,
     /// Versions agree; `None` when nmap gives no version.
     pub version: Option<bool>,
+    /// Where nmap's version came from; `None` when nmap gives no version.
+    pub version_source: Option<VersionSource>,
+}
+
+impl Row {
+    /// nmap's version is a constant of its fingerprint line, not read from the service.
+    pub fn version_guessed(&self) -> bool {
+        self.version_source.as_ref().is_some_and(VersionSource::is_guess)
+    }
 }
 
 /// Agreement counts: (agreeing, compared).
@@ -98,8 +115,10 @@ pub struct Counts {
     pub named: (usize, usize),
     /// Products that agree / products nmap names.
     pub product: (usize, usize),
-    /// Versions that agree / versions nmap gives.
+    /// Versions that agree / versions nmap read from the service (its guesses left out).
     pub version: (usize, usize),
+    /// Versions that agree / versions nmap guessed (constants of its fingerprint lines).
+    pub version_guessed: (usize, usize),
 }
 
 impl Counts {
@@ -109,7 +128,17 @@ impl Counts {
             let seen: Vec<bool> = rows.iter().filter_map(f).collect();
             (seen.iter().filter(|b| **b).count(), seen.len())
         };
-        Counts { named: tally(&|r| Some(r.named)), product: tally(&|r| r.product), version: tally(&|r| r.version) }
+        Counts {
+            named: tally(&|r| Some(r.named)),
+            product: tally(&|r| r.product),
+            version: tally(&|r| r.version.filter(|_| !r.version_guessed())),
+            version_guessed: tally(&|r| r.version.filter(|_| r.version_guessed())),
+        }
+    }
+
+    /// Versions that agree / every version nmap gives, guesses included.
+    pub fn version_all(&self) -> (usize, usize) {
+        (self.version.0 + self.version_guessed.0, self.version.1 + self.version_guessed.1)
     }
 }
 
@@ -138,8 +167,15 @@ pub fn version_agrees(a: &str, b: &str) -> bool {
     !ta.is_empty() && !tb.is_empty() && (ta.starts_with(&tb) || tb.starts_with(&ta))
 }
 
-/// One row per port nmap reports open with a service name; `names` gives lab host names.
-pub fn compare(nmap_ports: &[XmlPort], report: &Report, names: &BTreeMap<IpAddr, &str>) -> Vec<Row> {
+/// One row per port nmap reports open with a service name; `names` gives lab host names. nmap's
+/// versions are classified against `probes` (nmap's database) when it is known, else counted as
+/// read.
+pub fn compare(
+    nmap_ports: &[XmlPort],
+    report: &Report,
+    names: &BTreeMap<IpAddr, &str>,
+    probes: Option<&ServiceProbes>,
+) -> Vec<Row> {
     let mut rows = Vec::new();
     for p in nmap_ports.iter().filter(|p| p.state == "open" && p.name.is_some()) {
         let port = if p.proto == "udp" { Port::udp(p.port) } else { Port::tcp(p.port) };
@@ -161,11 +197,17 @@ pub fn compare(nmap_ports: &[XmlPort], report: &Report, names: &BTreeMap<IpAddr,
         let agree = |theirs: &Option<String>, ours: &Option<String>, f: fn(&str, &str) -> bool| {
             theirs.as_deref().map(|t| ours.as_deref().is_some_and(|o| f(t, o)))
         };
+        // Classified as nmap wrote it (a version taken from the script's name has no line).
+        let version_source = version.as_ref().map(|_| match (probes, &p.name, &p.version) {
+            (Some(db), Some(name), Some(v)) => db.version_source(name, p.product.as_deref(), v),
+            _ => VersionSource::Unknown,
+        });
         rows.push(Row {
             host: names.get(&p.addr).map_or_else(|| p.addr.to_string(), |n| (*n).to_string()),
             port,
             product: agree(&product, &ours_fields[1], product_agrees),
             version: agree(&version, &ours_fields[2], version_agrees),
+            version_source,
             named: ours_fields[0].is_some(),
             nmap: [nmap_name, product, version],
             ours_open: ours.is_some(),
@@ -184,6 +226,15 @@ fn mark(v: Option<bool>) -> &'static str {
         Some(true) => "yes",
         Some(false) => "NO",
         None => "n/a",
+    }
+}
+
+/// The version column: agreement, or `guess` where nmap's version is a fingerprint constant.
+fn version_mark(r: &Row) -> &'static str {
+    if r.version_guessed() {
+        "guess"
+    } else {
+        mark(r.version)
     }
 }
 
@@ -206,15 +257,41 @@ pub fn table(rows: &[Row]) -> String {
             ours,
             mark(Some(r.named)),
             mark(r.product),
-            mark(r.version)
+            version_mark(r)
         );
     }
     let c = Counts::of(rows);
     let _ = writeln!(
         s,
-        "  agreement: named {}/{}, product {}/{}, version {}/{}",
+        "  agreement: named {}/{}, product {}/{}, version {}/{} (versions nmap read from the service)",
         c.named.0, c.named.1, c.product.0, c.product.1, c.version.0, c.version.1
     );
+    let guesses: Vec<&Row> = rows.iter().filter(|r| r.version_guessed()).collect();
+    if !guesses.is_empty() {
+        let _ = writeln!(
+            s,
+            "  guess = nmap guess, not read from the service (a constant of its nmap-service-probes line): {} \
+             version(s), not counted above; wijkagent agrees with {}; counting them, version {}/{}",
+            c.version_guessed.1,
+            c.version_guessed.0,
+            c.version_all().0,
+            c.version_all().1
+        );
+        for r in guesses {
+            let lines = match &r.version_source {
+                Some(VersionSource::Guess(lines)) => lines.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                s,
+                "    {} {}: nmap says {:?} from line {lines}; wijkagent says {:?}",
+                r.host,
+                r.port,
+                r.nmap[2].as_deref().unwrap_or(""),
+                r.ours[2].as_deref().unwrap_or("-")
+            );
+        }
+    }
     s
 }
 
@@ -262,7 +339,14 @@ pub fn run(lab: &Lab, dir: &Path, rate: u32) -> Result<Value> {
     let theirs = last.context("no run")?;
     let report = Report::read(&out).context("agent report")?;
     let nmap_ports = nmap::xml_ports(&theirs.stdout);
-    let rows = compare(&nmap_ports, &report, &names);
+    let probes = ServiceProbes::find();
+    match &probes {
+        Some(db) => {
+            println!("  nmap's versions classified against {} ({} match lines)", db.path.display(), db.lines.len())
+        }
+        None => println!("  nmap-service-probes not found: nmap's versions not classified (all counted as read)"),
+    }
+    let rows = compare(&nmap_ports, &report, &names, probes.as_ref());
     let counts = Counts::of(&rows);
     let (ours_med, nmap_med) = (median(ours_s.clone()), median(nmap_s.clone()));
     let ratio = ours_med / nmap_med;
@@ -278,8 +362,15 @@ pub fn run(lab: &Lab, dir: &Path, rate: u32) -> Result<Value> {
     let row_json: Vec<Value> = rows
         .iter()
         .map(|r| {
+            let source = match &r.version_source {
+                None => json!(null),
+                Some(VersionSource::Read) => json!("read"),
+                Some(VersionSource::Unknown) => json!("not in nmap-service-probes"),
+                Some(VersionSource::Guess(lines)) => json!({"guess": lines}),
+            };
             json!({"host": r.host, "port": r.port.to_string(), "nmap": r.nmap, "wijkagent": r.ours,
-                   "open": r.ours_open, "named": r.named, "product": r.product, "version": r.version})
+                   "open": r.ours_open, "named": r.named, "product": r.product, "version": r.version,
+                   "nmap_version_source": source})
         })
         .collect();
     Ok(json!({
@@ -288,7 +379,10 @@ pub fn run(lab: &Lab, dir: &Path, rate: u32) -> Result<Value> {
         "hosts": hosts.len(), "left_out": LEFT_OUT, "tcp_port_entries": tcp_count,
         "named": {"agree": counts.named.0, "of": counts.named.1},
         "product": {"agree": counts.product.0, "of": counts.product.1},
-        "version": {"agree": counts.version.0, "of": counts.version.1},
+        "version": {"agree": counts.version.0, "of": counts.version.1, "counted": "versions nmap read from the service"},
+        "version_nmap_guessed": {"agree": counts.version_guessed.0, "of": counts.version_guessed.1},
+        "version_all": {"agree": counts.version_all().0, "of": counts.version_all().1},
+        "nmap_service_probes": probes.as_ref().map(|db| db.path.display().to_string()),
         "rows": row_json, "open_in_wijkagent_only": only_ours,
     }))
 }
@@ -350,12 +444,33 @@ mod tests {
                 {"port": 445, "protocol": "tcp", "state": "open", "service": "smb", "product": "Samba", "version": null}]}]}))
         .expect("report");
         let ip: IpAddr = "198.18.9.38".parse().expect("ip");
-        let rows = compare(&nmap::xml_ports(xml), &report, &BTreeMap::from([(ip, "mqtt-weak")]));
+        let names = BTreeMap::from([(ip, "mqtt-weak")]);
+        let rows = compare(&nmap::xml_ports(xml), &report, &names, None);
         assert_eq!(rows.len(), 3);
         assert_eq!((rows[0].product, rows[0].version), (Some(true), Some(true)));
         assert_eq!((rows[1].named, rows[1].product, rows[1].version), (true, Some(true), Some(false)));
         assert_eq!((rows[2].ours_open, rows[2].named, rows[2].product), (false, false, None));
-        assert_eq!(Counts::of(&rows), Counts { named: (2, 3), product: (2, 2), version: (1, 2) });
+        let unclassified = Counts { named: (2, 3), product: (2, 2), version: (1, 2), version_guessed: (0, 0) };
+        assert_eq!(Counts::of(&rows), unclassified, "without nmap's database every version counts");
+
+        // With the database: Samba's 4.6.2 is a constant of its line, the script's 2.0.11 is not in it.
+        let db = ServiceProbes::parse(
+            "match netbios-ssn m|^\\0\\0\\0.\\xffSMBr|s p/Samba smbd/ v/4.6.2/ cpe:/a:samba:samba:4.6.2/\n\
+             match netbios-ssn m|^x(.*)| p/Samba smbd/ i/workgroup: $1/\n",
+        );
+        let rows = compare(&nmap::xml_ports(xml), &report, &names, Some(&db));
+        assert_eq!(rows[0].version_source, Some(VersionSource::Unknown));
+        assert_eq!(rows[1].version_source, Some(VersionSource::Guess(vec![1])));
+        assert!(rows[1].version_guessed() && !rows[0].version_guessed());
+        assert_eq!(rows[2].version_source, None, "no version, nothing to classify");
+        let c = Counts::of(&rows);
+        assert_eq!(c, Counts { named: (2, 3), product: (2, 2), version: (1, 1), version_guessed: (0, 1) });
+        assert_eq!(c.version_all(), (1, 2));
+        let t = table(&rows);
+        assert!(t.contains("version 1/1 (versions nmap read from the service)"), "{t}");
+        assert!(t.contains("guess = nmap guess, not read from the service"), "{t}");
+        assert!(t.contains("counting them, version 1/2"), "{t}");
+        assert!(t.contains("mqtt-weak 445/tcp: nmap says \"4.6.2\" from line 1"), "{t}");
     }
 
     #[test]

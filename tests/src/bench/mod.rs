@@ -2,6 +2,7 @@
 //!
 //! - [`measure`]: wall time and peak RSS of a process (VmHWM polled from /proc), bounded in time.
 //! - [`nmap`]: running nmap and reading its grepable and XML output.
+//! - [`nmap_db`]: nmap's `nmap-service-probes`, to tell the versions it read from those it guessed.
 //! - [`wire`]: counting the agent's packets on the wire with tcpdump, in one-second buckets.
 //! - [`identify`]: the `services` job: service identification against `nmap -sV`, in the services lab.
 //! - [`testssl`]: the `tls` job: TLS versions and certificate verdicts against testssl.sh.
@@ -11,6 +12,7 @@
 pub mod identify;
 pub mod measure;
 pub mod nmap;
+pub mod nmap_db;
 pub mod testssl;
 pub mod wire;
 
