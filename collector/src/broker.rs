@@ -8,9 +8,10 @@
 //!
 //! rumqttd keeps its router and listener on threads of its own and offers no way to stop them; they
 //! end with the process. The listener's address is checked free before start, and start is
-//! confirmed by connecting to it, so a wrong address is a clear error instead of a silent thread.
+//! confirmed by seeing the address taken, so a wrong address is a clear error instead of a silent
+//! thread.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -88,12 +89,14 @@ pub fn start_embedded(listen: SocketAddr, tls: &TlsFiles<'_>) -> Result<Embedded
             }
         })
         .map_err(|e| BrokerError::Start { addr, why: e.to_string() })?;
+    // Ready once the address is taken: binding it ourselves then fails. (Connecting instead would
+    // make rumqttd log a failed TLS handshake.)
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(why) = failed_rx.try_recv() {
             return Err(BrokerError::Start { addr, why });
         }
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        if TcpListener::bind(addr).is_err() {
             return Ok(Embedded { addr, link_tx, link_rx });
         }
         if Instant::now() > deadline {

@@ -99,7 +99,7 @@ impl Ingest {
     /// Handles one batch; the receipts to publish, or the store's error (then nothing is answered).
     pub fn handle(&mut self, batch: &[Message], now: DateTime<Utc>) -> Result<Vec<Outgoing>, StoreError> {
         self.batches += 1;
-        if self.batches % Self::UNKNOWN_TTL == 0 {
+        if self.batches.is_multiple_of(Self::UNKNOWN_TTL) {
             self.keys.retain(|_, k| k.is_some());
         }
         let mut verdicts = Vec::with_capacity(batch.len());

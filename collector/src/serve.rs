@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::ca::{Ca, CaError};
+use crate::pipeline;
 use crate::store::{StoreConfig, StoreError};
 use crate::web::{self, WebError, WebListener, WebState};
 
@@ -37,8 +38,11 @@ pub struct ServeConfig {
     pub web_tls: Option<(PathBuf, PathBuf)>,
     /// The store.
     pub database: StoreConfig,
-    /// The broker address handed to agents (`mqtts://HOST:PORT`).
-    pub broker_public: String,
+    /// Where the embedded MQTT broker listens (TLS, client certificates; port 0: any free port).
+    pub mqtt: SocketAddr,
+    /// The broker address handed to agents (`mqtts://HOST:PORT`); by default the embedded
+    /// broker's own address.
+    pub broker_public: Option<String>,
     /// Extra names for the server certificate (the host of `broker_public` is added by itself).
     pub server_names: Vec<String>,
 }
@@ -58,6 +62,9 @@ pub enum ServeError {
     /// `--broker-public` is not `mqtts://HOST:PORT`.
     #[error("--broker-public {0:?} is not mqtts://HOST:PORT")]
     BadBrokerUrl(String),
+    /// The embedded broker did not start.
+    #[error(transparent)]
+    Broker(#[from] crate::broker::BrokerError),
     /// A task panicked.
     #[error("{0} task failed: {1}")]
     Task(&'static str, String),
@@ -183,30 +190,53 @@ pub fn cancel_on_signals(cancel: CancellationToken) {
 
 /// Runs the service until `cancel` (or a failing part) stops it.
 pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), ServeError> {
-    let host = broker_host(&cfg.broker_public).ok_or_else(|| ServeError::BadBrokerUrl(cfg.broker_public.clone()))?;
     let mut names = cfg.server_names.clone();
-    if !names.iter().any(|n| n == host) && !crate::ca::LOOPBACK_NAMES.contains(&host) {
-        names.push(host.to_string());
+    let host = match &cfg.broker_public {
+        Some(url) => broker_host(url).ok_or_else(|| ServeError::BadBrokerUrl(url.clone()))?.to_string(),
+        None => cfg.mqtt.ip().to_string(),
+    };
+    if !names.contains(&host) && !crate::ca::LOOPBACK_NAMES.contains(&host.as_str()) {
+        names.push(host);
     }
     // The listener first: a refused address stops the start before anything is created.
     let tls = cfg.web_tls.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
     let listener = WebListener::bind(cfg.web, tls).await?;
     let data_dir = cfg.data_dir.clone();
     let database = cfg.database.clone();
-    let (ca, server_cert, store) = blocking(move || {
+    let mqtt = cfg.mqtt;
+    let (ca, server_cert, store, ingest_store, broker) = blocking(move || {
         let ca = Ca::open_or_create(&data_dir)?;
         let server_cert = ca.issue_server_cert(&names)?;
         let store = database.open()?;
-        Ok::<_, ServeError>((ca, server_cert, store))
+        let ingest_store = database.open()?;
+        let tls =
+            crate::broker::TlsFiles { ca: &ca.cert_path(), cert: &server_cert.cert_path, key: &server_cert.key_path };
+        let broker = crate::broker::start_embedded(mqtt, &tls)?;
+        Ok::<_, ServeError>((ca, server_cert, store, ingest_store, broker))
     })
     .await?;
+    let broker_public = cfg.broker_public.clone().unwrap_or_else(|| format!("mqtts://{}", broker.addr));
     tracing::info!(fingerprint = %ca.fingerprint(), "CA {}", ca.cert_path().display());
     tracing::info!("server certificate {}", server_cert.cert_path.display());
     tracing::info!("store {} ({})", cfg.database.describe(), store.backend());
 
-    let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public: cfg.broker_public };
+    let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public };
 
     let mut tasks = Tasks::new(cancel);
+    // The pipeline: broker link → bounded queue → ingest thread → receipts over the link.
+    let crate::broker::Embedded { addr, mut link_tx, link_rx } = broker;
+    pipeline::subscribe_embedded(&mut link_tx).map_err(|why| crate::broker::BrokerError::Start { addr, why })?;
+    let (queue_tx, queue_rx) = tokio::sync::mpsc::channel(pipeline::QUEUE);
+    let stats = Arc::new(crate::ingest::Stats::default());
+    let ingest = crate::ingest::Ingest::new(ingest_store, stats);
+    let sink = Box::new(pipeline::LinkSink(pipeline::LinkTxHolder(link_tx)));
+    pipeline::spawn_ingest(ingest, queue_rx, sink).map_err(|e| ServeError::Task("ingest", e.to_string()))?;
+    tracing::info!("mqtt listening on mqtts://{addr}");
+    let token = tasks.token();
+    tasks.spawn("broker", async move {
+        pipeline::read_embedded(link_rx, queue_tx, token).await;
+        Ok(())
+    });
     // One line tests and operators read: the address actually bound.
     tracing::info!("web listening on {}", listener.url());
     let token = tasks.token();

@@ -21,14 +21,18 @@ use crate::process::{find_program, is_root, run_bounded, skip};
 
 /// The agent binary's path (it may not exist yet; see [`bin_checked`]).
 pub fn bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("WIJKAGENT_BIN") {
-        return PathBuf::from(p);
+    match std::env::var_os("WIJKAGENT_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => workspace_binary("wijkagent"),
     }
+}
+
+/// `target/<profile>/NAME` beside the test executable (`target/<profile>/deps/<test>-<hash>`).
+pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    // target/debug/deps/<test> → target/debug/wijkagent
     match exe.parent().and_then(|deps| deps.parent()) {
-        Some(profile_dir) => profile_dir.join("wijkagent"),
-        None => PathBuf::from("wijkagent"),
+        Some(profile_dir) => profile_dir.join(name),
+        None => PathBuf::from(name),
     }
 }
 
@@ -56,7 +60,7 @@ pub fn bin_checked() -> Result<PathBuf> {
 }
 
 /// A source file of `binary` (from cargo's dep-info `<binary>.d`) modified after the binary.
-fn newer_source(binary: &Path) -> Option<PathBuf> {
+pub fn newer_source(binary: &Path) -> Option<PathBuf> {
     let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok()?;
     let mut dep_info = binary.as_os_str().to_owned();
     dep_info.push(".d");

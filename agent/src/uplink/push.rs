@@ -175,10 +175,12 @@ async fn connection(
                 }
                 on_event(&PushEvent::Receipt { seq, status: receipt.status, reason: receipt.reason });
             }
-            Event::Incoming(Packet::Publish(p)) if p.topic == advice_topic => {
-                if wijk_protocol::Advice::decode(&p.payload).is_some() && state.save_advice(&p.payload).is_ok() {
-                    on_event(&PushEvent::Advice);
-                }
+            Event::Incoming(Packet::Publish(p))
+                if p.topic == advice_topic
+                    && wijk_protocol::Advice::decode(&p.payload).is_some()
+                    && state.save_advice(&p.payload).is_ok() =>
+            {
+                on_event(&PushEvent::Advice);
             }
             _ => {}
         }

@@ -79,9 +79,14 @@ pub struct ServeArgs {
     /// Databank / database: sqlite:PATH (standaard / default DATA/wijkpost.db) of / or postgres://…
     #[arg(long)]
     pub database: Option<String>,
-    /// Brokeradres dat agenten krijgen / broker address given to agents.
-    #[arg(long, default_value = "mqtts://127.0.0.1:8883")]
-    pub broker_public: String,
+    /// Adres van de ingebouwde MQTT-broker (TLS, clientcertificaten; poort 0: vrij te kiezen) /
+    /// address of the embedded MQTT broker (TLS, client certificates; port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8883")]
+    pub mqtt: SocketAddr,
+    /// Brokeradres dat agenten krijgen (standaard: dat van --mqtt) / broker address given to agents
+    /// (default: the --mqtt address).
+    #[arg(long)]
+    pub broker_public: Option<String>,
     /// Extra naam voor het servercertificaat (herhaalbaar) / extra server certificate name (repeatable).
     #[arg(long)]
     pub server_name: Vec<String>,

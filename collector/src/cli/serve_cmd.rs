@@ -15,6 +15,7 @@ pub fn run(args: ServeArgs, lang: Lang) -> anyhow::Result<i32> {
         data_dir: args.data,
         web: args.web,
         web_tls: args.web_tls_cert.zip(args.web_tls_key),
+        mqtt: args.mqtt,
         broker_public: args.broker_public,
         server_names: args.server_name,
     };

@@ -1,0 +1,145 @@
+//! Running `wijkpost` for the end-to-end tests: `wijkpost serve` as a child process on loopback
+//! ports the kernel picks (port 0), its addresses read from its own log, stopped when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::process::run_bounded;
+
+/// How long `wijkpost serve` may take to start listening.
+const START_LIMIT: Duration = Duration::from_secs(30);
+
+/// The wijkpost binary: `$WIJKPOST_BIN`, else `target/<profile>/wijkpost`, refused when missing or
+/// older than its sources.
+pub fn bin_checked() -> Result<PathBuf> {
+    let p = match std::env::var_os("WIJKPOST_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => crate::agent::workspace_binary("wijkpost"),
+    };
+    if !p.is_file() {
+        bail!("wijkpost binary not found at {} (build it with `cargo build -p wijkpost`)", p.display());
+    }
+    if let Some(source) = crate::agent::newer_source(&p) {
+        bail!("wijkpost at {} is older than {}; run `cargo build -p wijkpost` first", p.display(), source.display());
+    }
+    Ok(p)
+}
+
+/// A running `wijkpost serve`.
+#[derive(Debug)]
+pub struct Collector {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    /// Data directory.
+    pub data: PathBuf,
+    /// Enrollment and web address, `http://127.0.0.1:PORT`.
+    pub web_url: String,
+    /// Broker address, `mqtts://127.0.0.1:PORT`.
+    pub broker_url: String,
+}
+
+impl Collector {
+    /// Starts `wijkpost serve --data DATA --web 127.0.0.1:0 --mqtt 127.0.0.1:0` plus `extra`.
+    pub fn start(data: &Path, extra: &[&str]) -> Result<Collector> {
+        let mut cmd = Command::new(bin_checked()?);
+        cmd.arg("serve").arg("--data").arg(data).args(["--web", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"]).args(extra);
+        Collector::spawn(cmd, data)
+    }
+
+    fn spawn(mut cmd: Command, data: &Path) -> Result<Collector> {
+        cmd.env("WIJKPOST_LOG", "info").env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::null());
+        cmd.stderr(Stdio::piped());
+        let mut child = cmd.spawn().context("spawn wijkpost serve")?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().context("stderr")?;
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut l) = sink.lock() {
+                    l.push(line);
+                }
+            }
+        });
+        let mut collector =
+            Collector { child, log, data: data.to_path_buf(), web_url: String::new(), broker_url: String::new() };
+        let deadline = Instant::now() + START_LIMIT;
+        loop {
+            let (web, mqtt) = {
+                let lines = collector.log.lock().map(|l| l.clone()).unwrap_or_default();
+                (find_after(&lines, "web listening on "), find_after(&lines, "mqtt listening on "))
+            };
+            if let (Some(web), Some(mqtt)) = (web, mqtt) {
+                collector.web_url = web;
+                collector.broker_url = mqtt;
+                return Ok(collector);
+            }
+            if let Some(status) = collector.child.try_wait()? {
+                bail!("wijkpost serve exited with {status} before listening:\n{}", collector.log_text());
+            }
+            if Instant::now() > deadline {
+                bail!("wijkpost serve did not report its addresses within {START_LIMIT:?}:\n{}", collector.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Everything it logged so far.
+    pub fn log_text(&self) -> String {
+        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    /// Issues a token with `wijkpost token` for a test organisation.
+    pub fn token(&self, org: &str) -> Result<String> {
+        let mut cmd = Command::new(bin_checked()?);
+        cmd.arg("token").arg("--data").arg(&self.data).args([
+            "--org",
+            org,
+            "--sector",
+            "gemeente",
+            "--size-class",
+            "10k-25k",
+            "--province",
+            "limburg",
+        ]);
+        let f = run_bounded(&mut cmd, Duration::from_secs(30))?;
+        if !f.success() {
+            bail!("wijkpost token failed: {}", f.describe());
+        }
+        Ok(f.stdout.trim().to_string())
+    }
+
+    /// Stops it with SIGKILL (a crash, not a clean stop) and waits.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The first word after `marker` in any line (ANSI-free logs).
+fn find_after(lines: &[String], marker: &str) -> Option<String> {
+    lines
+        .iter()
+        .find_map(|l| l.split_once(marker))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .map(str::to_string)
+}
