@@ -96,6 +96,11 @@ impl Ingest {
         Ingest { store, keys: HashMap::new(), batches: 0, stats }
     }
 
+    /// Its counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
     /// Handles one batch; the receipts to publish, or the store's error (then nothing is answered).
     pub fn handle(&mut self, batch: &[Message], now: DateTime<Utc>) -> Result<Vec<Outgoing>, StoreError> {
         self.batches += 1;

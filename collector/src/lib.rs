@@ -15,6 +15,7 @@ pub mod broker;
 pub mod ca;
 pub mod cli;
 pub mod enroll;
+pub mod external;
 pub mod files;
 pub mod i18n;
 pub mod ingest;

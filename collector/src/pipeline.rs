@@ -120,5 +120,12 @@ pub fn spawn_ingest(
                 }
             }
         }
+        let stats = ingest.stats();
+        tracing::info!(
+            "ingest stopped: {} stored, {} duplicates, {} rejected",
+            stats.stored.load(std::sync::atomic::Ordering::Relaxed),
+            stats.duplicates.load(std::sync::atomic::Ordering::Relaxed),
+            stats.rejected_total()
+        );
     })
 }

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::ca::{Ca, CaError};
-use crate::pipeline;
+use crate::{external, pipeline};
 use crate::store::{StoreConfig, StoreError};
 use crate::web::{self, WebError, WebListener, WebState};
 
@@ -40,8 +40,12 @@ pub struct ServeConfig {
     pub database: StoreConfig,
     /// Where the embedded MQTT broker listens (TLS, client certificates; port 0: any free port).
     pub mqtt: SocketAddr,
+    /// An external broker (`mqtts://HOST:PORT`) instead of the embedded one.
+    pub external_broker: Option<String>,
+    /// This instance's name on an external broker (client id `wijkpost-<instance>`).
+    pub instance: String,
     /// The broker address handed to agents (`mqtts://HOST:PORT`); by default the embedded
-    /// broker's own address.
+    /// broker's own address, or the external broker's.
     pub broker_public: Option<String>,
     /// Extra names for the server certificate (the host of `broker_public` is added by itself).
     pub server_names: Vec<String>,
@@ -62,6 +66,9 @@ pub enum ServeError {
     /// `--broker-public` is not `mqtts://HOST:PORT`.
     #[error("--broker-public {0:?} is not mqtts://HOST:PORT")]
     BadBrokerUrl(String),
+    /// The external broker cannot be used.
+    #[error(transparent)]
+    External(#[from] crate::external::ExternalError),
     /// The embedded broker did not start.
     #[error(transparent)]
     Broker(#[from] crate::broker::BrokerError),
@@ -191,7 +198,8 @@ pub fn cancel_on_signals(cancel: CancellationToken) {
 /// Runs the service until `cancel` (or a failing part) stops it.
 pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), ServeError> {
     let mut names = cfg.server_names.clone();
-    let host = match &cfg.broker_public {
+    let public = cfg.broker_public.clone().or_else(|| cfg.external_broker.clone());
+    let host = match &public {
         Some(url) => broker_host(url).ok_or_else(|| ServeError::BadBrokerUrl(url.clone()))?.to_string(),
         None => cfg.mqtt.ip().to_string(),
     };
@@ -201,42 +209,56 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
     // The listener first: a refused address stops the start before anything is created.
     let tls = cfg.web_tls.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
     let listener = WebListener::bind(cfg.web, tls).await?;
-    let data_dir = cfg.data_dir.clone();
-    let database = cfg.database.clone();
-    let mqtt = cfg.mqtt;
-    let (ca, server_cert, store, ingest_store, broker) = blocking(move || {
+    let (data_dir, database) = (cfg.data_dir.clone(), cfg.database.clone());
+    let (ca, server_cert, store, ingest_store) = blocking(move || {
         let ca = Ca::open_or_create(&data_dir)?;
         let server_cert = ca.issue_server_cert(&names)?;
-        let store = database.open()?;
-        let ingest_store = database.open()?;
-        let tls =
-            crate::broker::TlsFiles { ca: &ca.cert_path(), cert: &server_cert.cert_path, key: &server_cert.key_path };
-        let broker = crate::broker::start_embedded(mqtt, &tls)?;
-        Ok::<_, ServeError>((ca, server_cert, store, ingest_store, broker))
+        Ok::<_, ServeError>((ca, server_cert, database.open()?, database.open()?))
     })
     .await?;
-    let broker_public = cfg.broker_public.clone().unwrap_or_else(|| format!("mqtts://{}", broker.addr));
     tracing::info!(fingerprint = %ca.fingerprint(), "CA {}", ca.cert_path().display());
     tracing::info!("server certificate {}", server_cert.cert_path.display());
     tracing::info!("store {} ({})", cfg.database.describe(), store.backend());
 
-    let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public };
-
     let mut tasks = Tasks::new(cancel);
-    // The pipeline: broker link → bounded queue → ingest thread → receipts over the link.
-    let crate::broker::Embedded { addr, mut link_tx, link_rx } = broker;
-    pipeline::subscribe_embedded(&mut link_tx).map_err(|why| crate::broker::BrokerError::Start { addr, why })?;
+    // The pipeline: broker → bounded queue → ingest thread → receipts back through the broker.
     let (queue_tx, queue_rx) = tokio::sync::mpsc::channel(pipeline::QUEUE);
-    let stats = Arc::new(crate::ingest::Stats::default());
-    let ingest = crate::ingest::Ingest::new(ingest_store, stats);
-    let sink = Box::new(pipeline::LinkSink(pipeline::LinkTxHolder(link_tx)));
-    pipeline::spawn_ingest(ingest, queue_rx, sink).map_err(|e| ServeError::Task("ingest", e.to_string()))?;
-    tracing::info!("mqtt listening on mqtts://{addr}");
+    let ingest = crate::ingest::Ingest::new(ingest_store, Arc::new(crate::ingest::Stats::default()));
     let token = tasks.token();
-    tasks.spawn("broker", async move {
-        pipeline::read_embedded(link_rx, queue_tx, token).await;
-        Ok(())
-    });
+    let (sink, broker_public): (Box<dyn pipeline::ReceiptSink>, String) = match &cfg.external_broker {
+        None => {
+            let mqtt = cfg.mqtt;
+            let files = (ca.cert_path(), server_cert.cert_path.clone(), server_cert.key_path.clone());
+            let broker = blocking(move || {
+                let tls = crate::broker::TlsFiles { ca: &files.0, cert: &files.1, key: &files.2 };
+                Ok(crate::broker::start_embedded(mqtt, &tls)?)
+            })
+            .await?;
+            let crate::broker::Embedded { addr, mut link_tx, link_rx } = broker;
+            pipeline::subscribe_embedded(&mut link_tx).map_err(|why| crate::broker::BrokerError::Start { addr, why })?;
+            tracing::info!("mqtt listening on mqtts://{addr}");
+            tasks.spawn("broker", async move {
+                pipeline::read_embedded(link_rx, queue_tx, token).await;
+                Ok(())
+            });
+            let public = public.unwrap_or_else(|| format!("mqtts://{addr}"));
+            (Box::new(pipeline::LinkSink(pipeline::LinkTxHolder(link_tx))), public)
+        }
+        Some(url) => {
+            let identity = external::service_identity(&ca, &cfg.data_dir)?;
+            let (client, events) = external::client(url, &ca, &identity, &cfg.instance)?;
+            tracing::info!("mqtt via external broker {url} as {}-{}", external::SERVICE_ID, cfg.instance);
+            let reader = client.clone();
+            tasks.spawn("broker", async move {
+                external::read_external(reader, events, queue_tx, token).await;
+                Ok(())
+            });
+            (Box::new(external::ClientSink(client)), public.unwrap_or_else(|| url.clone()))
+        }
+    };
+    pipeline::spawn_ingest(ingest, queue_rx, sink).map_err(|e| ServeError::Task("ingest", e.to_string()))?;
+
+    let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public };
     // One line tests and operators read: the address actually bound.
     tracing::info!("web listening on {}", listener.url());
     let token = tasks.token();

@@ -41,6 +41,8 @@ pub struct Collector {
     pub web_url: String,
     /// Broker address, `mqtts://127.0.0.1:PORT`.
     pub broker_url: String,
+    /// `--database` given to `serve`, used by [`Collector::token`] too.
+    database: Option<String>,
 }
 
 impl Collector {
@@ -48,10 +50,11 @@ impl Collector {
     pub fn start(data: &Path, extra: &[&str]) -> Result<Collector> {
         let mut cmd = Command::new(bin_checked()?);
         cmd.arg("serve").arg("--data").arg(data).args(["--web", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"]).args(extra);
-        Collector::spawn(cmd, data)
+        let database = extra.iter().position(|a| *a == "--database").and_then(|i| extra.get(i + 1)).map(|s| s.to_string());
+        Collector::spawn(cmd, data, database)
     }
 
-    fn spawn(mut cmd: Command, data: &Path) -> Result<Collector> {
+    fn spawn(mut cmd: Command, data: &Path, database: Option<String>) -> Result<Collector> {
         cmd.env("WIJKPOST_LOG", "info").env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::null());
         cmd.stderr(Stdio::piped());
         let mut child = cmd.spawn().context("spawn wijkpost serve")?;
@@ -65,13 +68,20 @@ impl Collector {
                 }
             }
         });
-        let mut collector =
-            Collector { child, log, data: data.to_path_buf(), web_url: String::new(), broker_url: String::new() };
+        let mut collector = Collector {
+            child,
+            log,
+            data: data.to_path_buf(),
+            web_url: String::new(),
+            broker_url: String::new(),
+            database,
+        };
         let deadline = Instant::now() + START_LIMIT;
         loop {
             let (web, mqtt) = {
                 let lines = collector.log.lock().map(|l| l.clone()).unwrap_or_default();
-                (find_after(&lines, "web listening on "), find_after(&lines, "mqtt listening on "))
+                let mqtt = find_after(&lines, "mqtt listening on ").or_else(|| find_after(&lines, "mqtt via external broker "));
+                (find_after(&lines, "web listening on "), mqtt)
             };
             if let (Some(web), Some(mqtt)) = (web, mqtt) {
                 collector.web_url = web;
@@ -106,11 +116,23 @@ impl Collector {
             "--province",
             "limburg",
         ]);
+        if let Some(db) = &self.database {
+            cmd.args(["--database", db]);
+        }
         let f = run_bounded(&mut cmd, Duration::from_secs(30))?;
         if !f.success() {
             bail!("wijkpost token failed: {}", f.describe());
         }
         Ok(f.stdout.trim().to_string())
+    }
+
+    /// Stops it with SIGTERM and waits (at most 10 s, then SIGKILL); returns everything it logged.
+    pub fn stop(self) -> String {
+        let log = self.log.clone();
+        drop(self);
+        // The reader thread may still be draining the pipe.
+        std::thread::sleep(Duration::from_millis(200));
+        log.lock().map(|l| l.join("\n")).unwrap_or_default()
     }
 
     /// Stops it with SIGKILL (a crash, not a clean stop) and waits.

@@ -8,7 +8,8 @@
 //!   ([`hostile`], run by the `hostile` program); [`certs`] makes their certificates.
 //! - [`counters`]: nftables counters that prove no packet reached an out-of-scope host.
 //! - [`agent`]: finding the `wijkagent` binary and running it in an empty network namespace.
-//! - [`collector`]: running `wijkpost serve` on loopback and issuing its tokens.
+//! - [`collector`]: running `wijkpost serve` on loopback and issuing its tokens; [`brokers`]: a
+//!   Mosquitto and a PostgreSQL database of a test's own for the scaled stack.
 //! - [`consent_fixture`]: consent documents in DESIGN.md's shape, signed through the agent's CLI.
 //! - [`report`]: reading `report.json` and the audit log.
 //! - [`process`]: running programs with a deadline; every wait in these tests ends.
@@ -20,6 +21,7 @@
 pub mod addressing;
 pub mod agent;
 pub mod bench;
+pub mod brokers;
 pub mod certs;
 pub mod collector;
 pub mod consent_fixture;

@@ -83,8 +83,15 @@ pub struct ServeArgs {
     /// address of the embedded MQTT broker (TLS, client certificates; port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8883")]
     pub mqtt: SocketAddr,
-    /// Brokeradres dat agenten krijgen (standaard: dat van --mqtt) / broker address given to agents
-    /// (default: the --mqtt address).
+    /// Externe broker (Mosquitto, EMQX) i.p.v. de ingebouwde / external broker instead of the
+    /// embedded one: mqtts://HOST:PORT.
+    #[arg(long = "broker")]
+    pub external_broker: Option<String>,
+    /// Naam van deze instantie op een externe broker / this instance's name on an external broker.
+    #[arg(long, default_value = "1")]
+    pub instance: String,
+    /// Brokeradres dat agenten krijgen (standaard: dat van --mqtt of --broker) / broker address given
+    /// to agents (default: the --mqtt or --broker address).
     #[arg(long)]
     pub broker_public: Option<String>,
     /// Extra naam voor het servercertificaat (herhaalbaar) / extra server certificate name (repeatable).

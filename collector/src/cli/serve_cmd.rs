@@ -16,6 +16,8 @@ pub fn run(args: ServeArgs, lang: Lang) -> anyhow::Result<i32> {
         web: args.web,
         web_tls: args.web_tls_cert.zip(args.web_tls_key),
         mqtt: args.mqtt,
+        external_broker: args.external_broker,
+        instance: args.instance,
         broker_public: args.broker_public,
         server_names: args.server_name,
     };

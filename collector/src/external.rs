@@ -1,0 +1,196 @@
+//! wijkpost on an external broker (Mosquitto, EMQX, a cluster of them): `serve --broker
+//! mqtts://HOST:PORT`.
+//!
+//! wijkpost connects as the client `wijkpost` with a certificate from its own CA (CN = O =
+//! `wijkpost`, made once in `DATA/ca/wijkpost-client.{crt,key}`), subscribes through the shared
+//! subscription `$share/wijkpost//tenants/+/wijk/v1/summary` so that several instances split the
+//! summaries, and publishes receipts on the agents' receipt topics. The broker confines the agents
+//! (Mosquitto: `require_certificate`, `use_identity_as_username`, an ACL `pattern` on `%u`; see
+//! [`mosquitto_acl`]). A lost connection is retried with back-off and the subscription renewed on
+//! every CONNACK (clean sessions); a summary the broker delivered but wijkpost did not store before
+//! a crash is sent again by its agent, whose outbox keeps it until the receipt.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use wijk_protocol::topics;
+
+use crate::ca::Ca;
+use crate::ingest::{Message, Outgoing};
+use crate::pipeline::ReceiptSink;
+
+/// wijkpost's client name on an external broker (its certificate's CN and O).
+pub const SERVICE_ID: &str = "wijkpost";
+/// Requests rumqttc may queue (receipts waiting to go out).
+const REQUEST_QUEUE: usize = 16 * 1024;
+
+/// Errors connecting to an external broker.
+#[derive(Debug, thiserror::Error)]
+pub enum ExternalError {
+    /// `--broker` is not `mqtts://HOST:PORT`.
+    #[error("--broker {0:?} is not mqtts://HOST:PORT")]
+    BadUrl(String),
+    /// wijkpost's client certificate could not be made or read.
+    #[error("wijkpost's broker client certificate {path}: {why}")]
+    Identity {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+/// The client certificate and key wijkpost shows an external broker, made once.
+pub fn service_identity(ca: &Ca, data_dir: &Path) -> Result<(PathBuf, PathBuf), ExternalError> {
+    let dir = data_dir.join("ca");
+    let (cert_path, key_path) = (dir.join("wijkpost-client.crt"), dir.join("wijkpost-client.key"));
+    if cert_path.is_file() && key_path.is_file() {
+        return Ok((cert_path, key_path));
+    }
+    let err = |path: &Path, why: String| ExternalError::Identity { path: path.to_path_buf(), why };
+    let key = rcgen::KeyPair::generate().map_err(|e| err(&key_path, e.to_string()))?;
+    let csr = rcgen::CertificateParams::new(Vec::<String>::new())
+        .and_then(|p| p.serialize_request(&key))
+        .and_then(|c| c.pem())
+        .map_err(|e| err(&cert_path, e.to_string()))?;
+    let cert = ca.sign_agent_csr(&csr, SERVICE_ID).map_err(|e| err(&cert_path, e.to_string()))?;
+    crate::files::write_atomic(&key_path, key.serialize_pem().as_bytes(), 0o600).map_err(|e| err(&key_path, e.to_string()))?;
+    crate::files::write_atomic(&cert_path, cert.cert_pem.as_bytes(), 0o644).map_err(|e| err(&cert_path, e.to_string()))?;
+    Ok((cert_path, key_path))
+}
+
+/// The Mosquitto ACL that confines every agent to its subtree and lets wijkpost read summaries and
+/// write receipts and advice (with `use_identity_as_username true`, `%u` is the certificate's CN).
+pub fn mosquitto_acl() -> String {
+    format!(
+        "# wijkpost: every agent's summaries in, receipts and advice out\n\
+         user {SERVICE_ID}\n\
+         topic read /tenants/+/wijk/v1/summary\n\
+         topic write /tenants/+/wijk/v1/receipt\n\
+         topic write /tenants/+/wijk/v1/advice\n\
+         \n\
+         # every agent: its own subtree only\n\
+         pattern write /tenants/%u/wijk/v1/summary\n\
+         pattern read /tenants/%u/wijk/v1/receipt\n\
+         pattern read /tenants/%u/wijk/v1/advice\n"
+    )
+}
+
+/// Connects (lazily: the first poll connects) to `url` as `instance`.
+pub fn client(url: &str, ca: &Ca, identity: &(PathBuf, PathBuf), instance: &str) -> Result<(AsyncClient, EventLoop), ExternalError> {
+    let (host, port) = parse(url).ok_or_else(|| ExternalError::BadUrl(url.to_string()))?;
+    let tls = tls(ca, identity)?;
+    let mut options = MqttOptions::new(format!("{SERVICE_ID}-{instance}"), host, port);
+    options
+        .set_keep_alive(Duration::from_secs(20))
+        .set_clean_session(true)
+        .set_max_packet_size(crate::broker::MAX_PAYLOAD, crate::broker::MAX_PAYLOAD)
+        .set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    Ok(AsyncClient::new(options, REQUEST_QUEUE))
+}
+
+fn parse(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("mqtts://")?.trim_end_matches('/');
+    let (host, port) = rest.rsplit_once(':')?;
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    Some((host.to_string(), port.parse().ok().filter(|&p| p != 0)?)).filter(|(h, _)| !h.is_empty())
+}
+
+fn tls(ca: &Ca, (cert, key): &(PathBuf, PathBuf)) -> Result<Arc<rustls::ClientConfig>, ExternalError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let err = |path: &Path, why: String| ExternalError::Identity { path: path.to_path_buf(), why };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(ca.cert_der().to_vec())).map_err(|e| err(&ca.cert_path(), e.to_string()))?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| err(cert, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(cert, e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| err(key, e.to_string()))?;
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(cert, e.to_string()))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| err(cert, e.to_string()))?;
+    Ok(Arc::new(config))
+}
+
+/// Receipts through the external broker.
+#[derive(Debug)]
+pub struct ClientSink(pub AsyncClient);
+
+impl ReceiptSink for ClientSink {
+    fn publish(&mut self, out: &Outgoing) -> Result<(), String> {
+        self.0.try_publish(out.topic.clone(), QoS::AtLeastOnce, false, out.receipt.to_bytes()).map_err(|e| e.to_string())
+    }
+}
+
+/// Polls the connection until `cancel`: subscribes on every CONNACK, passes summaries on, retries
+/// a lost connection after 1, 2, 4, ... 30 s.
+pub async fn read_external(client: AsyncClient, mut events: EventLoop, queue: mpsc::Sender<Message>, cancel: CancellationToken) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let event = tokio::select! {
+            () = cancel.cancelled() => {
+                let _ = client.try_disconnect();
+                return;
+            }
+            e = events.poll() => e,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                backoff = Duration::from_secs(1);
+                tracing::info!("connected to the broker; subscribing to {}", topics::SHARED_SUMMARY_SUBSCRIPTION);
+                if let Err(e) = client.try_subscribe(topics::SHARED_SUMMARY_SUBSCRIPTION, QoS::AtLeastOnce) {
+                    tracing::error!("subscription not queued: {e}");
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                if ack.return_codes.iter().any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) {
+                    tracing::error!("the broker refused the subscription: check its ACL for user {SERVICE_ID}");
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let message = Message { topic: p.topic, payload: p.payload.to_vec() };
+                if queue.send(message).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("broker connection: {e}; retrying in {} s", backoff.as_secs());
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls_are_read_strictly() {
+        assert_eq!(parse("mqtts://127.0.0.1:8883"), Some(("127.0.0.1".into(), 8883)));
+        assert_eq!(parse("mqtts://[::1]:8883"), Some(("::1".into(), 8883)));
+        for bad in ["mqtt://h:1", "mqtts://h", "mqtts://:1", "mqtts://h:0"] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_acl_confines_agents_by_identity() {
+        let acl = mosquitto_acl();
+        assert!(acl.contains("pattern write /tenants/%u/wijk/v1/summary"));
+        assert!(!acl.contains("pattern read /tenants/+"), "no agent reads another's subtree");
+    }
+}

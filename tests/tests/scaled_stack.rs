@@ -1,0 +1,98 @@
+//! The scaled stack: Mosquitto (TLS, wijkpost's CA, client certificates, identity as user name,
+//! wijkpost's ACL) and PostgreSQL, with two wijkpost instances sharing the subscription
+//! `$share/wijkpost//tenants/+/wijk/v1/summary`. Every summary is stored exactly once, both
+//! instances take part, every outbox empties, and the ACL confines the agents as rumqttd does.
+//! Without mosquitto or a PostgreSQL server the test says SKIPPED (in CI it must run).
+
+use std::path::Path;
+use std::time::Duration;
+
+use wijk_lab::brokers::{Mosquitto, PgDatabase};
+use wijk_lab::collector::Collector;
+use wijk_lab::process::{find_program, run_bounded, skip};
+use wijk_lab::agent;
+
+/// Summaries each agent queues before one push delivers them all.
+const PER_AGENT: usize = 20;
+
+fn enroll(collector: &Collector, state: &Path, org: &str) {
+    let token = collector.token(org).expect("token");
+    let mut cmd = agent::command(["enroll", "--collector", &collector.web_url, "--token", &token, "--state"]);
+    cmd.arg(state);
+    let f = run_bounded(&mut cmd, Duration::from_secs(60)).expect("enroll");
+    assert!(f.success(), "{}\n--- wijkpost:\n{}", f.describe(), collector.log_text());
+}
+
+/// A small report of a `scan --self`, made once.
+fn self_report(dir: &Path) -> std::path::PathBuf {
+    let mut cmd = agent::command(["--lang", "en", "scan", "--self", "--no-services", "--progress", "none", "--out"]);
+    cmd.arg(dir).arg("--audit-log").arg(dir.join("audit.log"));
+    let f = run_bounded(&mut cmd, Duration::from_secs(120)).expect("self scan");
+    assert!(f.success(), "{}", f.describe());
+    dir.join("report.json")
+}
+
+#[test]
+fn two_instances_on_mosquitto_and_postgresql_store_every_summary_once() {
+    if find_program("mosquitto").is_none() {
+        skip("SKIPPED two_instances_on_mosquitto_and_postgresql_store_every_summary_once: mosquitto not installed");
+        return;
+    }
+    let Some(db) = PgDatabase::create().expect("postgres") else { return };
+    agent::bin_checked().expect("wijkagent built");
+    let work = tempfile::tempdir().expect("work");
+    let data = work.path().join("wijkpost");
+
+    // wijkpost's CA, the broker's server certificate and wijkpost's own client certificate, as an
+    // operator makes them before configuring Mosquitto.
+    let ca = wijkpost::ca::Ca::open_or_create(&data).expect("ca");
+    let server = ca.issue_server_cert(&[]).expect("server cert");
+    wijkpost::external::service_identity(&ca, &data).expect("wijkpost client cert");
+    let broker = Mosquitto::start(
+        &work.path().join("mosquitto"),
+        &ca.cert_path(),
+        &server.cert_path,
+        &server.key_path,
+        &wijkpost::external::mosquitto_acl(),
+    )
+    .expect("mosquitto");
+
+    let args = |instance: &'static str| ["--broker", broker.url.as_str(), "--database", db.url.as_str(), "--instance", instance];
+    let one = Collector::start(&data, &args("1")).expect("wijkpost 1");
+    let two = Collector::start(&data, &args("2")).expect("wijkpost 2");
+
+    let report_path = self_report(&work.path().join("report"));
+    let report = wijkagent::report::diff::load(&report_path).expect("report");
+    let states: Vec<_> = ["a", "b", "c"].iter().map(|n| work.path().join(format!("state-{n}"))).collect();
+    for (i, state) in states.iter().enumerate() {
+        enroll(if i % 2 == 0 { &one } else { &two }, state, &format!("Gemeente {i}"));
+        let loaded = wijkagent::uplink::state::State::load(state).expect("state");
+        for _ in 0..PER_AGENT {
+            wijkagent::uplink::push::enqueue(&loaded, &report).expect("enqueue");
+        }
+    }
+    for state in &states {
+        let mut cmd = agent::command(["--lang", "en", "push", "--timeout", "60", "--state"]);
+        cmd.arg(state).arg("--audit-log").arg(work.path().join("audit.log"));
+        let f = run_bounded(&mut cmd, Duration::from_secs(120)).expect("push");
+        assert!(
+            f.success() && f.stdout.contains(&format!("stored: {PER_AGENT},")),
+            "{}\n--- wijkpost 1:\n{}\n--- wijkpost 2:\n{}",
+            f.describe(),
+            one.log_text(),
+            two.log_text()
+        );
+        let left = std::fs::read_dir(state.join("outbox")).expect("outbox").filter_map(Result::ok);
+        assert_eq!(left.filter(|e| e.file_name().to_string_lossy().ends_with(".json")).count(), 0);
+    }
+
+    let mut store = wijkpost::store::StoreConfig::Postgres(db.url.clone()).open().expect("store");
+    assert_eq!(store.count_summaries().expect("count"), (PER_AGENT * states.len()) as u64, "each exactly once");
+    let (log_one, log_two) = (one.stop(), two.stop());
+    for (name, log) in [("1", &log_one), ("2", &log_two)] {
+        let line = log.lines().find(|l| l.contains("ingest stopped:")).unwrap_or_else(|| panic!("no stats from {name}:\n{log}"));
+        let stored: u64 = line.split("ingest stopped: ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+        assert!(stored > 0, "wijkpost {name} took no part: {line}");
+    }
+    drop(broker);
+}
