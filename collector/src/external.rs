@@ -58,8 +58,10 @@ pub fn service_identity(ca: &Ca, data_dir: &Path) -> Result<(PathBuf, PathBuf), 
         .and_then(|c| c.pem())
         .map_err(|e| err(&cert_path, e.to_string()))?;
     let cert = ca.sign_agent_csr(&csr, SERVICE_ID).map_err(|e| err(&cert_path, e.to_string()))?;
-    crate::files::write_atomic(&key_path, key.serialize_pem().as_bytes(), 0o600).map_err(|e| err(&key_path, e.to_string()))?;
-    crate::files::write_atomic(&cert_path, cert.cert_pem.as_bytes(), 0o644).map_err(|e| err(&cert_path, e.to_string()))?;
+    crate::files::write_atomic(&key_path, key.serialize_pem().as_bytes(), 0o600)
+        .map_err(|e| err(&key_path, e.to_string()))?;
+    crate::files::write_atomic(&cert_path, cert.cert_pem.as_bytes(), 0o644)
+        .map_err(|e| err(&cert_path, e.to_string()))?;
     Ok((cert_path, key_path))
 }
 
@@ -81,7 +83,12 @@ pub fn mosquitto_acl() -> String {
 }
 
 /// Connects (lazily: the first poll connects) to `url` as `instance`.
-pub fn client(url: &str, ca: &Ca, identity: &(PathBuf, PathBuf), instance: &str) -> Result<(AsyncClient, EventLoop), ExternalError> {
+pub fn client(
+    url: &str,
+    ca: &Ca,
+    identity: &(PathBuf, PathBuf),
+    instance: &str,
+) -> Result<(AsyncClient, EventLoop), ExternalError> {
     let (host, port) = parse(url).ok_or_else(|| ExternalError::BadUrl(url.to_string()))?;
     let tls = tls(ca, identity)?;
     let mut options = MqttOptions::new(format!("{SERVICE_ID}-{instance}"), host, port);
@@ -126,13 +133,20 @@ pub struct ClientSink(pub AsyncClient);
 
 impl ReceiptSink for ClientSink {
     fn publish(&mut self, out: &Outgoing) -> Result<(), String> {
-        self.0.try_publish(out.topic.clone(), QoS::AtLeastOnce, false, out.receipt.to_bytes()).map_err(|e| e.to_string())
+        self.0
+            .try_publish(out.topic.clone(), QoS::AtLeastOnce, false, out.receipt.to_bytes())
+            .map_err(|e| e.to_string())
     }
 }
 
 /// Polls the connection until `cancel`: subscribes on every CONNACK, passes summaries on, retries
 /// a lost connection after 1, 2, 4, ... 30 s.
-pub async fn read_external(client: AsyncClient, mut events: EventLoop, queue: mpsc::Sender<Message>, cancel: CancellationToken) {
+pub async fn read_external(
+    client: AsyncClient,
+    mut events: EventLoop,
+    queue: mpsc::Sender<Message>,
+    cancel: CancellationToken,
+) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let event = tokio::select! {

@@ -20,9 +20,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::ca::{Ca, CaError};
-use crate::{external, pipeline};
 use crate::store::{StoreConfig, StoreError};
 use crate::web::{self, WebError, WebListener, WebState};
+use crate::{external, pipeline};
 
 /// How long tasks get to finish after cancellation before they are aborted.
 const STOP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -235,7 +235,8 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
             })
             .await?;
             let crate::broker::Embedded { addr, mut link_tx, link_rx } = broker;
-            pipeline::subscribe_embedded(&mut link_tx).map_err(|why| crate::broker::BrokerError::Start { addr, why })?;
+            pipeline::subscribe_embedded(&mut link_tx)
+                .map_err(|why| crate::broker::BrokerError::Start { addr, why })?;
             tracing::info!("mqtt listening on mqtts://{addr}");
             tasks.spawn("broker", async move {
                 pipeline::read_embedded(link_rx, queue_tx, token).await;

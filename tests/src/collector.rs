@@ -50,7 +50,8 @@ impl Collector {
     pub fn start(data: &Path, extra: &[&str]) -> Result<Collector> {
         let mut cmd = Command::new(bin_checked()?);
         cmd.arg("serve").arg("--data").arg(data).args(["--web", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"]).args(extra);
-        let database = extra.iter().position(|a| *a == "--database").and_then(|i| extra.get(i + 1)).map(|s| s.to_string());
+        let database =
+            extra.iter().position(|a| *a == "--database").and_then(|i| extra.get(i + 1)).map(|s| s.to_string());
         Collector::spawn(cmd, data, database)
     }
 
@@ -80,7 +81,8 @@ impl Collector {
         loop {
             let (web, mqtt) = {
                 let lines = collector.log.lock().map(|l| l.clone()).unwrap_or_default();
-                let mqtt = find_after(&lines, "mqtt listening on ").or_else(|| find_after(&lines, "mqtt via external broker "));
+                let mqtt = find_after(&lines, "mqtt listening on ")
+                    .or_else(|| find_after(&lines, "mqtt via external broker "));
                 (find_after(&lines, "web listening on "), mqtt)
             };
             if let (Some(web), Some(mqtt)) = (web, mqtt) {

@@ -7,10 +7,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use wijk_lab::agent;
 use wijk_lab::brokers::{Mosquitto, PgDatabase};
 use wijk_lab::collector::Collector;
 use wijk_lab::process::{find_program, run_bounded, skip};
-use wijk_lab::agent;
 
 /// Summaries each agent queues before one push delivers them all.
 const PER_AGENT: usize = 20;
@@ -57,7 +57,9 @@ fn two_instances_on_mosquitto_and_postgresql_store_every_summary_once() {
     )
     .expect("mosquitto");
 
-    let args = |instance: &'static str| ["--broker", broker.url.as_str(), "--database", db.url.as_str(), "--instance", instance];
+    let args = |instance: &'static str| {
+        ["--broker", broker.url.as_str(), "--database", db.url.as_str(), "--instance", instance]
+    };
     let one = Collector::start(&data, &args("1")).expect("wijkpost 1");
     let two = Collector::start(&data, &args("2")).expect("wijkpost 2");
 
@@ -90,8 +92,16 @@ fn two_instances_on_mosquitto_and_postgresql_store_every_summary_once() {
     assert_eq!(store.count_summaries().expect("count"), (PER_AGENT * states.len()) as u64, "each exactly once");
     let (log_one, log_two) = (one.stop(), two.stop());
     for (name, log) in [("1", &log_one), ("2", &log_two)] {
-        let line = log.lines().find(|l| l.contains("ingest stopped:")).unwrap_or_else(|| panic!("no stats from {name}:\n{log}"));
-        let stored: u64 = line.split("ingest stopped: ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let line = log
+            .lines()
+            .find(|l| l.contains("ingest stopped:"))
+            .unwrap_or_else(|| panic!("no stats from {name}:\n{log}"));
+        let stored: u64 = line
+            .split("ingest stopped: ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         assert!(stored > 0, "wijkpost {name} took no part: {line}");
     }
     drop(broker);
