@@ -4,8 +4,10 @@
 //! waiting (QoS 1), and act on each receipt: `stored` and `duplicate` delete the entry, `rejected`
 //! sets it aside with the reason. A broken connection is dropped whole (a new one subscribes again
 //! and publishes whatever still waits), after a back-off of 1, 2, 4, ... up to 30 seconds, until the
-//! outbox is empty or the deadline passes. wijkpost stores each `(agent, seq)` once, so publishing an
-//! entry twice is harmless; nothing is deleted without its receipt.
+//! outbox is empty or the deadline passes. A connection that stays up but brings no receipt for 10
+//! seconds (wijkpost restarted behind a broker that kept the connection) sends the waiting entries
+//! again. wijkpost stores each `(agent, seq)` once, so publishing an entry twice is harmless;
+//! nothing is deleted without its receipt.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -21,6 +23,8 @@ use crate::report::Report;
 
 /// Longest pause between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long a connection may bring no receipt before the entries still waiting are sent again.
+const RESEND_AFTER: Duration = Duration::from_secs(10);
 
 /// What happened during a push, reported as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,8 +146,25 @@ async fn connection(
     let mut publisher = None;
     let outbox = state.outbox().map_err(|e| e.to_string())?;
     let mut subacks = 0;
+    let mut quiet_since = Instant::now();
     while !waiting.is_empty() {
-        let event = events.poll().await.map_err(|e| e.to_string())?;
+        let event = match tokio::time::timeout_at(quiet_since + RESEND_AFTER, events.poll()).await {
+            Ok(event) => event.map_err(|e| e.to_string())?,
+            Err(_) => {
+                // No receipt for a while: wijkpost may have restarted and missed them. Send again
+                // what is still waiting; wijkpost answers `duplicate` for what it already has.
+                if publisher.is_some() {
+                    let again: Vec<_> = pending.iter().filter(|e| waiting.contains(&e.seq)).cloned().collect();
+                    if let Some(old) =
+                        publisher.replace(spawn_publisher(client.clone(), topics::summary(agent), &again))
+                    {
+                        old.abort();
+                    }
+                }
+                quiet_since = Instant::now();
+                continue;
+            }
+        };
         match event {
             Event::Incoming(Packet::ConnAck(_)) => on_event(&PushEvent::Connected { waiting: waiting.len() }),
             Event::Incoming(Packet::SubAck(ack)) => {
@@ -160,6 +181,7 @@ async fn connection(
                 if !waiting.remove(&receipt.seq) {
                     continue;
                 }
+                quiet_since = Instant::now();
                 let seq = receipt.seq;
                 match receipt.status {
                     ReceiptStatus::Stored => {
