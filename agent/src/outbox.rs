@@ -15,8 +15,13 @@
 //!   a whole one; leftover `*.tmp` files are removed when the outbox is opened.
 //! - `rejected/SEQ.json` and `rejected/SEQ.reason`: entries wijkpost refused, kept for the IT staff.
 //!
+//! - `.lock`: an advisory lock (`flock`) held while a number is handed out and its entry written, and
+//!   while leftovers are cleaned, so two processes appending at once (a scan finishing while
+//!   `wijkagent push REPORT` runs) never get the same number and never remove each other's
+//!   half-written entry.
+//!
 //! Acknowledging unlinks the entry and fsyncs the directory. Nothing is held in memory between calls,
-//! so two processes that use the same outbox one after the other see the same queue.
+//! so several processes that use the same outbox see the same queue.
 
 use std::fs;
 use std::io;
@@ -25,6 +30,7 @@ use std::path::{Path, PathBuf};
 use crate::fsutil::{self, TMP_SUFFIX};
 
 const LAST_SEQ: &str = "last-seq";
+const LOCK: &str = ".lock";
 const REJECTED: &str = "rejected";
 
 /// Errors of the outbox, each naming the file involved.
@@ -72,13 +78,26 @@ impl Outbox {
     pub fn open(state_dir: &Path) -> Result<Outbox, OutboxError> {
         let dir = state_dir.join("outbox");
         fsutil::create_dir(&dir.join(REJECTED), 0o700).map_err(io_err(&dir))?;
-        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+        let outbox = Outbox { dir };
+        let _lock = outbox.lock()?;
+        let dir = &outbox.dir;
+        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
             let path = entry.map_err(io_err(&dir))?.path();
             if path.file_name().is_some_and(|n| n.to_string_lossy().ends_with(TMP_SUFFIX)) {
                 fs::remove_file(&path).map_err(io_err(&path))?;
             }
         }
-        Ok(Outbox { dir })
+        drop(_lock);
+        Ok(outbox)
+    }
+
+    /// Holds the outbox's advisory lock until the returned file is dropped.
+    fn lock(&self) -> Result<fs::File, OutboxError> {
+        let path = self.dir.join(LOCK);
+        let file =
+            fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_err(&path))?;
+        file.lock().map_err(io_err(&path))?;
+        Ok(file)
     }
 
     /// The directory.
@@ -89,6 +108,7 @@ impl Outbox {
     /// Hands out the next sequence number and stores the payload `build` makes for it. The number is
     /// durable before the entry is written.
     pub fn append(&self, build: impl FnOnce(u64) -> Vec<u8>) -> Result<u64, OutboxError> {
+        let _lock = self.lock()?;
         let seq = self.last_seq()? + 1;
         let counter = self.dir.join(LAST_SEQ);
         fsutil::write_atomic(&counter, format!("{seq}\n").as_bytes(), 0o600).map_err(io_err(&counter))?;

@@ -71,3 +71,25 @@ fn a_damaged_counter_is_an_error_that_names_the_file() {
     assert!(err.to_string().contains("last-seq") && err.to_string().contains("twelve"), "{err}");
     assert!(outbox.pending().expect("pending").is_empty(), "nothing written under a damaged counter");
 }
+
+#[test]
+fn appenders_in_parallel_never_share_a_number() {
+    let state = tempfile::tempdir().expect("tempdir");
+    Outbox::open(state.path()).expect("open");
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let dir = state.path().to_path_buf();
+            std::thread::spawn(move || {
+                // Each thread its own handle, as separate processes would have.
+                let outbox = Outbox::open(&dir).expect("open");
+                (0..25).map(|_| outbox.append(payload).expect("append")).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<u64> = threads.into_iter().flat_map(|t| t.join().expect("thread")).collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=100).collect::<Vec<_>>());
+    let pending = Outbox::open(state.path()).expect("open").pending().expect("pending");
+    assert_eq!(pending.len(), 100);
+    assert!(pending.iter().all(|e| e.payload == payload(e.seq)), "every entry holds its own number's payload");
+}
