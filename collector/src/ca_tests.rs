@@ -114,3 +114,35 @@ fn the_server_certificate_is_reused_while_it_fits() {
     }
     assert!(matches!(ca.issue_server_cert(&["bad name".into()]), Err(CaError::BadName(_))));
 }
+
+#[test]
+fn rustls_accepts_the_agent_certificate_as_a_client_and_the_server_certificate_for_loopback() {
+    use std::sync::Arc;
+
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::pki_types::{ServerName, UnixTime};
+    use rustls::server::WebPkiClientVerifier;
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ca = Ca::open_or_create(tmp.path()).expect("ca");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(ca.cert_der().to_vec())).expect("root");
+    let roots = Arc::new(roots);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+
+    let clients =
+        WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone()).build().expect("verifier");
+    let agent = CertificateDer::from(parse(&ca.sign_agent_csr(&hostile_csr(), AGENT).expect("sign").cert_pem));
+    clients.verify_client_cert(&agent, &[], UnixTime::now()).expect("a valid client certificate");
+
+    let servers = WebPkiServerVerifier::builder_with_provider(roots, provider).build().expect("verifier");
+    let server = CertificateDer::from(parse(&ca.issue_server_cert(&[]).expect("server").cert_pem));
+    for name in ["127.0.0.1", "::1", "localhost"] {
+        let name = ServerName::try_from(name).expect("name");
+        servers.verify_server_cert(&server, &[], &name, &[], UnixTime::now()).expect("valid for loopback");
+    }
+    // The agent's certificate is no server certificate, whatever its request asked for.
+    let name = ServerName::try_from("evil.example").expect("name");
+    assert!(servers.verify_server_cert(&agent, &[], &name, &[], UnixTime::now()).is_err());
+}

@@ -198,7 +198,7 @@ pub struct SummaryRow {
     pub week: String,
     /// When wijkpost received it.
     pub received_at: DateTime<Utc>,
-    /// The summary JSON.
+    /// The summary JSON (must be JSON: PostgreSQL keeps it as `jsonb`).
     pub payload: String,
 }
 
