@@ -82,7 +82,7 @@ impl Outbox {
         let _lock = outbox.lock()?;
         let dir = &outbox.dir;
         for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-            let path = entry.map_err(io_err(&dir))?.path();
+            let path = entry.map_err(io_err(dir))?.path();
             if path.file_name().is_some_and(|n| n.to_string_lossy().ends_with(TMP_SUFFIX)) {
                 fs::remove_file(&path).map_err(io_err(&path))?;
             }
