@@ -166,3 +166,24 @@ pub fn batch_rate(store: &mut dyn Store, total: usize, batch: usize) -> f64 {
     assert_eq!(store.count_summaries().expect("count"), total as u64);
     rate
 }
+
+/// Of several connections racing for one token, exactly one consumes it and the others see it used.
+pub fn one_consumer_wins(open: &(dyn Fn() -> Box<dyn Store> + Sync)) {
+    let mut first = open();
+    first.insert_token(&token("race", Duration::days(1))).expect("token");
+    let outcomes: Vec<TokenOutcome> = std::thread::scope(|s| {
+        let racers: Vec<_> = (0..4)
+            .map(|i| {
+                s.spawn(move || {
+                    let mut store = open();
+                    let id = format!("{i:024x}");
+                    store.enroll_agent("race", "race-hash", now(), &agent(&id)).expect("enroll")
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().expect("racer")).collect()
+    });
+    let won = outcomes.iter().filter(|o| matches!(o, TokenOutcome::Consumed(_))).count();
+    let used = outcomes.iter().filter(|o| **o == TokenOutcome::Used).count();
+    assert_eq!((won, used), (1, 3), "{outcomes:?}");
+}

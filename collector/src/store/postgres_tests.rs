@@ -92,6 +92,12 @@ fn tokens() {
 }
 
 #[test]
+fn one_consumer_wins() {
+    let Some(db) = TestDb::create() else { return };
+    conformance::one_consumer_wins(&|| Box::new(db.open()));
+}
+
+#[test]
 fn summaries() {
     let Some(db) = TestDb::create() else { return };
     conformance::summaries_once(&mut db.open());

@@ -313,6 +313,13 @@ mod tests {
     }
 
     #[test]
+    fn one_consumer_wins() {
+        let (tmp, _store) = open();
+        let path = tmp.path().join("data/wijkpost.db");
+        conformance::one_consumer_wins(&|| Box::new(SqliteStore::open(&path).expect("open")));
+    }
+
+    #[test]
     fn summaries() {
         conformance::summaries_once(&mut open().1);
     }
