@@ -89,7 +89,7 @@ pub fn client(
     identity: &(PathBuf, PathBuf),
     instance: &str,
 ) -> Result<(AsyncClient, EventLoop), ExternalError> {
-    let (host, port) = parse(url).ok_or_else(|| ExternalError::BadUrl(url.to_string()))?;
+    let (host, port) = wijk_protocol::parse_broker_url(url).ok_or_else(|| ExternalError::BadUrl(url.to_string()))?;
     let tls = tls(ca, identity)?;
     let mut options = MqttOptions::new(format!("{SERVICE_ID}-{instance}"), host, port);
     options
@@ -98,13 +98,6 @@ pub fn client(
         .set_max_packet_size(crate::broker::MAX_PAYLOAD, crate::broker::MAX_PAYLOAD)
         .set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
     Ok(AsyncClient::new(options, REQUEST_QUEUE))
-}
-
-fn parse(url: &str) -> Option<(String, u16)> {
-    let rest = url.strip_prefix("mqtts://")?.trim_end_matches('/');
-    let (host, port) = rest.rsplit_once(':')?;
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    Some((host.to_string(), port.parse().ok().filter(|&p| p != 0)?)).filter(|(h, _)| !h.is_empty())
 }
 
 fn tls(ca: &Ca, (cert, key): &(PathBuf, PathBuf)) -> Result<Arc<rustls::ClientConfig>, ExternalError> {
@@ -191,15 +184,6 @@ pub async fn read_external(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn broker_urls_are_read_strictly() {
-        assert_eq!(parse("mqtts://127.0.0.1:8883"), Some(("127.0.0.1".into(), 8883)));
-        assert_eq!(parse("mqtts://[::1]:8883"), Some(("::1".into(), 8883)));
-        for bad in ["mqtt://h:1", "mqtts://h", "mqtts://:1", "mqtts://h:0"] {
-            assert_eq!(parse(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn the_acl_confines_agents_by_identity() {

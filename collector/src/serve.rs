@@ -77,19 +77,6 @@ pub enum ServeError {
     Task(&'static str, String),
 }
 
-/// The host part of `mqtts://HOST:PORT` (brackets of an IPv6 address removed).
-pub fn broker_host(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("mqtts://")?;
-    let (host, port) = match rest.strip_prefix('[') {
-        Some(v6) => {
-            let (host, after) = v6.split_once(']')?;
-            (host, after.strip_prefix(':')?)
-        }
-        None => rest.rsplit_once(':')?,
-    };
-    (!host.is_empty() && port.parse::<u16>().is_ok()).then_some(host)
-}
-
 /// The running parts of the service, each a named task under one cancellation token.
 #[derive(Debug)]
 pub struct Tasks {
@@ -200,7 +187,7 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
     let mut names = cfg.server_names.clone();
     let public = cfg.broker_public.clone().or_else(|| cfg.external_broker.clone());
     let host = match &public {
-        Some(url) => broker_host(url).ok_or_else(|| ServeError::BadBrokerUrl(url.clone()))?.to_string(),
+        Some(url) => wijk_protocol::parse_broker_url(url).ok_or_else(|| ServeError::BadBrokerUrl(url.clone()))?.0,
         None => cfg.mqtt.ip().to_string(),
     };
     if !names.contains(&host) && !crate::ca::LOOPBACK_NAMES.contains(&host.as_str()) {
@@ -276,16 +263,6 @@ async fn blocking<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn broker_hosts() {
-        assert_eq!(broker_host("mqtts://127.0.0.1:8883"), Some("127.0.0.1"));
-        assert_eq!(broker_host("mqtts://[::1]:8883"), Some("::1"));
-        assert_eq!(broker_host("mqtts://wijkpost.example:8883"), Some("wijkpost.example"));
-        for bad in ["mqtt://h:1", "mqtts://h", "mqtts://:1", "mqtts://h:x", "mqtts://[::1:1"] {
-            assert_eq!(broker_host(bad), None, "{bad}");
-        }
-    }
 
     #[tokio::test]
     async fn a_task_that_fails_stops_the_others() {

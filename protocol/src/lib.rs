@@ -42,6 +42,24 @@ pub fn is_agent_id(id: &str) -> bool {
     (8..=40).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
+/// Host and port of a broker address `mqtts://HOST:PORT` (an IPv6 host in brackets comes back
+/// without them; a trailing `/` is allowed). The form wijkpost hands out at enrollment and takes in
+/// `--broker`; anything else (another scheme, no port, port 0, user info, a path) is `None`.
+pub fn parse_broker_url(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("mqtts://")?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']')?;
+            (host, after.strip_prefix(':')?)
+        }
+        None => rest.rsplit_once(':')?,
+    };
+    let port: u16 = port.parse().ok().filter(|&p| p != 0)?;
+    let clean = !host.is_empty() && !host.contains(['/', '@', ' ', '[', ']']);
+    clean.then(|| (host.to_string(), port))
+}
+
 /// MQTT topics of one agent's subtree (`/tenants/<agent>/wijk/v1/...`).
 pub mod topics {
     /// Prefix of every topic of `agent`.
@@ -96,6 +114,25 @@ mod tests {
         assert_eq!(topics::agent_of_summary(&topics::receipt("a1b2c3d4")), None);
         assert_eq!(topics::agent_of_summary("/tenants/+/wijk/v1/summary"), None);
         assert_eq!(topics::agent_of_summary("/tenants/a/b/wijk/v1/summary"), None);
+    }
+
+    #[test]
+    fn broker_addresses_are_read_strictly() {
+        use super::parse_broker_url as parse;
+        assert_eq!(parse("mqtts://127.0.0.1:8883"), Some(("127.0.0.1".into(), 8883)));
+        assert_eq!(parse("mqtts://[::1]:8883"), Some(("::1".into(), 8883)));
+        assert_eq!(parse("mqtts://wijkpost.vvsg.be:8883/"), Some(("wijkpost.vvsg.be".into(), 8883)));
+        for bad in [
+            "mqtt://h:1883",
+            "mqtts://h",
+            "mqtts://:8883",
+            "mqtts://h:0",
+            "mqtts://u@h:1",
+            "mqtts://h:x",
+            "mqtts://[::1:1",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

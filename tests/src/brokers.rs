@@ -52,6 +52,17 @@ impl Mosquitto {
         Ok(m)
     }
 
+    /// A Mosquitto in `dir` set up the way wijkpost's operator guide says, for the wijkpost whose data
+    /// directory is `data`: wijkpost's CA (made there if new), a server certificate from it, wijkpost's
+    /// own client certificate, and wijkpost's ACL.
+    pub fn for_wijkpost(dir: &Path, data: &Path) -> Result<Mosquitto> {
+        let ca = wijkpost::ca::Ca::open_or_create(data)?;
+        let server = ca.issue_server_cert(&[])?;
+        wijkpost::external::service_identity(&ca, data)?;
+        let acl = wijkpost::external::mosquitto_acl();
+        Mosquitto::start(dir, &ca.cert_path(), &server.cert_path, &server.key_path, &acl)
+    }
+
     /// Stops it (SIGKILL) and starts it again on the same port with the same configuration.
     pub fn restart(&mut self) -> Result<()> {
         let _ = self.child.kill();

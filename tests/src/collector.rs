@@ -159,6 +159,38 @@ impl Drop for Collector {
     }
 }
 
+/// Enrolls an agent into `state` with a fresh token of `collector` for `org`, through the real CLI;
+/// returns its agent id.
+pub fn enroll_agent(collector: &Collector, state: &Path, org: &str) -> Result<String> {
+    let token = collector.token(org)?;
+    let mut cmd = crate::agent::command(["enroll", "--collector", &collector.web_url, "--token", &token, "--state"]);
+    cmd.arg(state);
+    let f = run_bounded(&mut cmd, Duration::from_secs(60))?;
+    if !f.success() {
+        bail!("wijkagent enroll: {}\n--- wijkpost:\n{}", f.describe(), collector.log_text());
+    }
+    let identity: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state.join("identity.json"))?)?;
+    identity["agent_id"].as_str().map(str::to_string).context("identity.json without agent_id")
+}
+
+/// A small real report: `wijkagent scan --self --no-services` (loopback only) into `dir`.
+pub fn self_report(dir: &Path) -> Result<PathBuf> {
+    let mut cmd =
+        crate::agent::command(["--lang", "en", "scan", "--self", "--no-services", "--progress", "none", "--out"]);
+    cmd.arg(dir).arg("--audit-log").arg(dir.join("scan-audit.log"));
+    let f = run_bounded(&mut cmd, Duration::from_secs(120))?;
+    if !f.success() {
+        bail!("wijkagent scan --self: {}", f.describe());
+    }
+    Ok(dir.join("report.json"))
+}
+
+/// Entries waiting in the outbox of the agent state directory `state`.
+pub fn outbox_len(state: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(state.join("outbox")) else { return 0 };
+    entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".json")).count()
+}
+
 /// The first word after `marker` in any line (ANSI-free logs).
 fn find_after(lines: &[String], marker: &str) -> Option<String> {
     lines

@@ -6,7 +6,7 @@
 //! Summaries are queued gradually (about 100 per second) while every agent runs `wijkagent push`
 //! in a loop, so the faults land in the middle of the traffic. Every loop is bounded in time.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,26 +14,13 @@ use std::time::{Duration, Instant};
 
 use wijk_lab::agent;
 use wijk_lab::brokers::{Mosquitto, PgDatabase};
-use wijk_lab::collector::Collector;
-use wijk_lab::process::{find_program, run_bounded, skip};
+use wijk_lab::collector::{enroll_agent, outbox_len, self_report, Collector};
+use wijk_lab::process::{find_program, skip};
 
 const AGENTS: usize = 10;
 const PER_AGENT: usize = 100;
 /// Everything must be delivered within this.
 const LIMIT: Duration = Duration::from_secs(240);
-
-fn enroll(collector: &Collector, state: &Path, org: &str) {
-    let token = collector.token(org).expect("token");
-    let mut cmd = agent::command(["enroll", "--collector", &collector.web_url, "--token", &token, "--state"]);
-    cmd.arg(state);
-    let f = run_bounded(&mut cmd, Duration::from_secs(60)).expect("enroll");
-    assert!(f.success(), "{}", f.describe());
-}
-
-fn outbox_len(state: &Path) -> usize {
-    let entries = std::fs::read_dir(state.join("outbox")).expect("outbox").filter_map(Result::ok);
-    entries.filter(|e| e.file_name().to_string_lossy().ends_with(".json")).count()
-}
 
 /// One agent's delivery loop: `wijkagent push` again and again until the queueing is over and the
 /// outbox is empty, or the deadline. The running child is published in `current` so it can be killed.
@@ -68,25 +55,17 @@ fn a_thousand_summaries_survive_broker_restarts_and_killed_processes() {
     agent::bin_checked().expect("wijkagent built");
     let work = tempfile::tempdir().expect("work");
     let data = work.path().join("wijkpost");
-    let ca = wijkpost::ca::Ca::open_or_create(&data).expect("ca");
-    let server = ca.issue_server_cert(&[]).expect("server cert");
-    let acl = wijkpost::external::mosquitto_acl();
-    let mut broker =
-        Mosquitto::start(&work.path().join("mosquitto"), &ca.cert_path(), &server.cert_path, &server.key_path, &acl)
-            .expect("mosquitto");
+    let mut broker = Mosquitto::for_wijkpost(&work.path().join("mosquitto"), &data).expect("mosquitto");
     let args: Vec<String> = ["--broker", &broker.url, "--database", &db.url].iter().map(|s| s.to_string()).collect();
     let arg_refs = || args.iter().map(String::as_str).collect::<Vec<_>>();
     let mut collector = Some(Collector::start(&data, &arg_refs()).expect("wijkpost"));
 
-    let report_dir = work.path().join("report");
-    let mut scan = agent::command(["--lang", "en", "scan", "--self", "--no-services", "--progress", "none", "--out"]);
-    scan.arg(&report_dir).arg("--audit-log").arg(work.path().join("scan-audit.log"));
-    assert!(run_bounded(&mut scan, Duration::from_secs(120)).expect("scan").success());
-    let report = wijkagent::report::diff::load(&report_dir.join("report.json")).expect("report");
+    let report_path = self_report(&work.path().join("report")).expect("report");
+    let report = wijkagent::report::diff::load(&report_path).expect("report");
 
     let states: Vec<PathBuf> = (0..AGENTS).map(|i| work.path().join(format!("agent-{i}"))).collect();
     for (i, state) in states.iter().enumerate() {
-        enroll(collector.as_ref().expect("running"), state, &format!("Gemeente {i}"));
+        enroll_agent(collector.as_ref().expect("running"), state, &format!("Gemeente {i}")).expect("enroll");
     }
 
     let deadline = Instant::now() + LIMIT;

@@ -4,33 +4,15 @@
 //! instances take part, every outbox empties, and the ACL confines the agents as rumqttd does.
 //! Without mosquitto or a PostgreSQL server the test says SKIPPED (in CI it must run).
 
-use std::path::Path;
 use std::time::Duration;
 
 use wijk_lab::agent;
 use wijk_lab::brokers::{Mosquitto, PgDatabase};
-use wijk_lab::collector::Collector;
+use wijk_lab::collector::{enroll_agent, outbox_len, self_report, Collector};
 use wijk_lab::process::{find_program, run_bounded, skip};
 
 /// Summaries each agent queues before one push delivers them all.
 const PER_AGENT: usize = 20;
-
-fn enroll(collector: &Collector, state: &Path, org: &str) {
-    let token = collector.token(org).expect("token");
-    let mut cmd = agent::command(["enroll", "--collector", &collector.web_url, "--token", &token, "--state"]);
-    cmd.arg(state);
-    let f = run_bounded(&mut cmd, Duration::from_secs(60)).expect("enroll");
-    assert!(f.success(), "{}\n--- wijkpost:\n{}", f.describe(), collector.log_text());
-}
-
-/// A small report of a `scan --self`, made once.
-fn self_report(dir: &Path) -> std::path::PathBuf {
-    let mut cmd = agent::command(["--lang", "en", "scan", "--self", "--no-services", "--progress", "none", "--out"]);
-    cmd.arg(dir).arg("--audit-log").arg(dir.join("audit.log"));
-    let f = run_bounded(&mut cmd, Duration::from_secs(120)).expect("self scan");
-    assert!(f.success(), "{}", f.describe());
-    dir.join("report.json")
-}
 
 #[test]
 fn two_instances_on_mosquitto_and_postgresql_store_every_summary_once() {
@@ -43,19 +25,7 @@ fn two_instances_on_mosquitto_and_postgresql_store_every_summary_once() {
     let work = tempfile::tempdir().expect("work");
     let data = work.path().join("wijkpost");
 
-    // wijkpost's CA, the broker's server certificate and wijkpost's own client certificate, as an
-    // operator makes them before configuring Mosquitto.
-    let ca = wijkpost::ca::Ca::open_or_create(&data).expect("ca");
-    let server = ca.issue_server_cert(&[]).expect("server cert");
-    wijkpost::external::service_identity(&ca, &data).expect("wijkpost client cert");
-    let broker = Mosquitto::start(
-        &work.path().join("mosquitto"),
-        &ca.cert_path(),
-        &server.cert_path,
-        &server.key_path,
-        &wijkpost::external::mosquitto_acl(),
-    )
-    .expect("mosquitto");
+    let broker = Mosquitto::for_wijkpost(&work.path().join("mosquitto"), &data).expect("mosquitto");
 
     let args = |instance: &'static str| {
         ["--broker", broker.url.as_str(), "--database", db.url.as_str(), "--instance", instance]
@@ -63,11 +33,11 @@ fn two_instances_on_mosquitto_and_postgresql_store_every_summary_once() {
     let one = Collector::start(&data, &args("1")).expect("wijkpost 1");
     let two = Collector::start(&data, &args("2")).expect("wijkpost 2");
 
-    let report_path = self_report(&work.path().join("report"));
+    let report_path = self_report(&work.path().join("report")).expect("report");
     let report = wijkagent::report::diff::load(&report_path).expect("report");
     let states: Vec<_> = ["a", "b", "c"].iter().map(|n| work.path().join(format!("state-{n}"))).collect();
     for (i, state) in states.iter().enumerate() {
-        enroll(if i % 2 == 0 { &one } else { &two }, state, &format!("Gemeente {i}"));
+        enroll_agent(if i % 2 == 0 { &one } else { &two }, state, &format!("Gemeente {i}")).expect("enroll");
         let loaded = wijkagent::uplink::state::State::load(state).expect("state");
         for _ in 0..PER_AGENT {
             wijkagent::uplink::push::enqueue(&loaded, &report).expect("enqueue");
@@ -84,8 +54,7 @@ fn two_instances_on_mosquitto_and_postgresql_store_every_summary_once() {
             one.log_text(),
             two.log_text()
         );
-        let left = std::fs::read_dir(state.join("outbox")).expect("outbox").filter_map(Result::ok);
-        assert_eq!(left.filter(|e| e.file_name().to_string_lossy().ends_with(".json")).count(), 0);
+        assert_eq!(outbox_len(state), 0);
     }
 
     let mut store = wijkpost::store::StoreConfig::Postgres(db.url.clone()).open().expect("store");

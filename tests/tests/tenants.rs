@@ -12,7 +12,7 @@ use rumqttc::{
 };
 use wijk_lab::agent;
 use wijk_lab::brokers::Mosquitto;
-use wijk_lab::collector::Collector;
+use wijk_lab::collector::{enroll_agent, self_report, Collector};
 use wijk_lab::process::{find_program, run_bounded, skip};
 
 /// How a broker answered a subscription or a publish.
@@ -20,17 +20,6 @@ use wijk_lab::process::{find_program, run_bounded, skip};
 enum Answer {
     Allowed,
     Refused,
-}
-
-fn enroll(collector: &Collector, state: &Path, org: &str) -> String {
-    let token = collector.token(org).expect("token");
-    let mut cmd = agent::command(["enroll", "--collector", &collector.web_url, "--token", &token, "--state"]);
-    cmd.arg(state);
-    let f = run_bounded(&mut cmd, Duration::from_secs(60)).expect("enroll");
-    assert!(f.success(), "{}", f.describe());
-    let identity: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(state.join("identity.json")).expect("identity")).expect("json");
-    identity["agent_id"].as_str().expect("id").to_string()
 }
 
 fn tls(state: &Path) -> Arc<rustls::ClientConfig> {
@@ -132,8 +121,8 @@ fn rejections(database: Option<&str>, data: &Path) -> u64 {
 fn confinement(collector: &Collector, database: Option<&str>, refusals_are_answered: bool) {
     let work = tempfile::tempdir().expect("work");
     let (state_a, state_b) = (work.path().join("a"), work.path().join("b"));
-    let a = enroll(collector, &state_a, "Gemeente A");
-    let b = enroll(collector, &state_b, "Gemeente B");
+    let a = enroll_agent(collector, &state_a, "Gemeente A").expect("enroll A");
+    let b = enroll_agent(collector, &state_b, "Gemeente B").expect("enroll B");
     let broker = collector.broker_url.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async {
@@ -167,7 +156,7 @@ fn confinement(collector: &Collector, database: Option<&str>, refusals_are_answe
             async move { eavesdrop(&broker, &state_a, &a, &others, heard_tx, Duration::from_secs(8)).await }
         });
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let report = self_report(work.path());
+        let report = self_report(&work.path().join("report")).expect("report");
         let mut push = agent::command(["--lang", "en", "push", "--timeout", "30", "--state"]);
         push.arg(&state_b).arg(&report).arg("--audit-log").arg(work.path().join("audit.log"));
         let pushed =
@@ -200,16 +189,6 @@ fn confinement(collector: &Collector, database: Option<&str>, refusals_are_answe
     });
 }
 
-/// A small report of a `scan --self --no-services`.
-fn self_report(dir: &Path) -> std::path::PathBuf {
-    let out = dir.join("report");
-    let mut cmd = agent::command(["--lang", "en", "scan", "--self", "--no-services", "--progress", "none", "--out"]);
-    cmd.arg(&out).arg("--audit-log").arg(dir.join("scan-audit.log"));
-    let f = run_bounded(&mut cmd, Duration::from_secs(120)).expect("self scan");
-    assert!(f.success(), "{}", f.describe());
-    out.join("report.json")
-}
-
 #[test]
 fn on_the_embedded_broker_an_agent_uses_its_own_topics_only() {
     agent::bin_checked().expect("wijkagent built");
@@ -227,12 +206,7 @@ fn on_mosquitto_with_the_acl_an_agent_uses_its_own_topics_only() {
     agent::bin_checked().expect("wijkagent built");
     let work = tempfile::tempdir().expect("work");
     let data = work.path().join("wijkpost");
-    let ca = wijkpost::ca::Ca::open_or_create(&data).expect("ca");
-    let server = ca.issue_server_cert(&[]).expect("server cert");
-    let acl = wijkpost::external::mosquitto_acl();
-    let broker =
-        Mosquitto::start(&work.path().join("mosquitto"), &ca.cert_path(), &server.cert_path, &server.key_path, &acl)
-            .expect("mosquitto");
+    let broker = Mosquitto::for_wijkpost(&work.path().join("mosquitto"), &data).expect("mosquitto");
     let collector = Collector::start(&data, &["--broker", &broker.url]).expect("serve");
     confinement(&collector, None, false);
 }

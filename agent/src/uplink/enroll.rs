@@ -89,7 +89,7 @@ fn check_answer(answer: &EnrollResponse, token: &EnrollToken, tls_key: &rcgen::K
     if !wijk_protocol::is_agent_id(&answer.agent_id) {
         return untrusted("the agent id is malformed");
     }
-    if super::state::parse_broker(&answer.broker).is_none() {
+    if wijk_protocol::parse_broker_url(&answer.broker).is_none() {
         return untrusted("the broker address is not mqtts://HOST:PORT");
     }
     let Some(ca_der) = pem_der(&answer.ca_cert_pem) else { return untrusted("the CA certificate is not PEM") };

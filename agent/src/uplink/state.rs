@@ -151,19 +151,10 @@ impl State {
 
     /// The broker's host and port from `mqtts://HOST:PORT` (IPv6 in brackets).
     pub fn broker_address(&self) -> Result<(String, u16), UplinkError> {
-        parse_broker(&self.identity.broker).ok_or_else(|| {
+        wijk_protocol::parse_broker_url(&self.identity.broker).ok_or_else(|| {
             state_err(&self.dir.join(IDENTITY), format!("broker {:?} is not mqtts://HOST:PORT", self.identity.broker))
         })
     }
-}
-
-/// `mqtts://HOST:PORT` → (HOST, PORT); IPv6 hosts in brackets come back without them.
-pub fn parse_broker(url: &str) -> Option<(String, u16)> {
-    let rest = url.strip_prefix("mqtts://")?.trim_end_matches('/');
-    let (host, port) = rest.rsplit_once(':')?;
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    let port: u16 = port.parse().ok().filter(|&p| p != 0)?;
-    (!host.is_empty() && !host.contains(['/', '@', ' '])).then(|| (host.to_string(), port))
 }
 
 fn parse_signing_key(text: &str) -> Option<SigningKey> {
@@ -176,16 +167,6 @@ fn parse_signing_key(text: &str) -> Option<SigningKey> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn broker_addresses_are_read_strictly() {
-        assert_eq!(parse_broker("mqtts://127.0.0.1:8883"), Some(("127.0.0.1".into(), 8883)));
-        assert_eq!(parse_broker("mqtts://[::1]:8883"), Some(("::1".into(), 8883)));
-        assert_eq!(parse_broker("mqtts://wijkpost.vvsg.be:8883/"), Some(("wijkpost.vvsg.be".into(), 8883)));
-        for bad in ["mqtt://127.0.0.1:1883", "mqtts://127.0.0.1", "mqtts://:8883", "mqtts://h:0", "mqtts://u@h:1"] {
-            assert_eq!(parse_broker(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn an_enrollment_round_trips_with_private_files_private() {
