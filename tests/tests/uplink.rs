@@ -1,14 +1,16 @@
-//! Agent → wijkpost end to end on the embedded stack (rumqttd with TLS and client certificates,
-//! SQLite): a real lab scan is summarised, enrolled, pushed, stored once, and its receipt empties
-//! the outbox. Without root the lab cannot be built; the report then comes from `scan --self`
+//! Agent → wijkpost end to end on both stacks, the embedded one (rumqttd with TLS and client
+//! certificates, SQLite) and the scaled one (Mosquitto with wijkpost's ACL, PostgreSQL): a real lab
+//! scan is summarised (nothing private in it), enrolled, pushed, stored once, and its receipt
+//! empties the outbox. Without root the lab cannot be built; the report then comes from `scan --self`
 //! (loopback only), and the test says so.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use wijk_lab::collector::Collector;
+use wijk_lab::brokers::{Mosquitto, PgDatabase};
+use wijk_lab::collector::{outbox_len, Collector};
 use wijk_lab::consent_fixture::{self, ConsentSpec};
-use wijk_lab::process::{is_root, run_bounded, Finished};
+use wijk_lab::process::{find_program, is_root, run_bounded, skip, Finished};
 use wijk_lab::{agent, Lab};
 
 const LIMIT: Duration = Duration::from_secs(240);
@@ -105,10 +107,38 @@ fn a_real_scan_travels_to_the_database_and_its_receipt_empties_the_outbox() {
         assert!(!shown.stdout.contains(needle.as_str()), "{needle:?} would leave the building:\n{}", shown.stdout);
     }
 
-    let data = work.path().join("wijkpost");
-    let collector = Collector::start(&data, &[]).expect("wijkpost serve");
+    travel(work.path(), &report_path, None);
+}
+
+#[test]
+fn on_mosquitto_and_postgresql_a_real_scan_travels_to_the_database_too() {
+    if find_program("mosquitto").is_none() {
+        skip("SKIPPED on_mosquitto_and_postgresql_a_real_scan_travels_to_the_database_too: mosquitto not installed");
+        return;
+    }
+    let Some(db) = PgDatabase::create().expect("postgres") else { return };
+    agent::bin_checked().expect("wijkagent built");
+    let work = tempfile::tempdir().expect("work");
+    let (report_path, _lab) = real_report(work.path());
+    travel(work.path(), &report_path, Some(&db));
+}
+
+/// Enrolls an agent at a wijkpost (embedded broker and SQLite, or with `db` Mosquitto and that
+/// PostgreSQL database), pushes `report_path`'s summary and checks it arrived once and left the
+/// outbox.
+fn travel(work: &Path, report_path: &Path, db: Option<&PgDatabase>) {
+    let data = work.join("wijkpost");
+    let mut _broker = None;
+    let mut extra: Vec<String> = Vec::new();
+    if let Some(db) = db {
+        let broker = Mosquitto::for_wijkpost(&work.join("mosquitto"), &data).expect("mosquitto");
+        extra = vec!["--broker".into(), broker.url.clone(), "--database".into(), db.url.clone()];
+        _broker = Some(broker);
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let collector = Collector::start(&data, &extra).expect("wijkpost serve");
     let token = collector.token("Gemeente Proefdorp").expect("token");
-    let state = work.path().join("state");
+    let state = work.join("state");
     let enrolled = run(&[
         os("enroll"),
         os("--collector"),
@@ -128,12 +158,12 @@ fn a_real_scan_travels_to_the_database_and_its_receipt_empties_the_outbox() {
         os("--token"),
         os(&token),
         os("--state"),
-        work.path().join("state2").as_os_str(),
+        work.join("state2").as_os_str(),
     ]);
     assert_eq!(again.code(), Some(1));
     assert!(again.stderr.contains("used already"), "{}", again.describe());
 
-    let audit = work.path().join("audit.log");
+    let audit = work.join("audit.log");
     let pushed = run(&[
         os("push"),
         os("--state"),
@@ -146,17 +176,13 @@ fn a_real_scan_travels_to_the_database_and_its_receipt_empties_the_outbox() {
     ]);
     assert!(pushed.success(), "{}\n--- wijkpost:\n{}", pushed.describe(), collector.log_text());
     assert!(pushed.stdout.contains("stored: 1,"), "{}", pushed.stdout);
-    let outbox: Vec<_> = std::fs::read_dir(state.join("outbox"))
-        .expect("outbox")
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-        .collect();
-    assert!(outbox.is_empty(), "outbox not empty: {outbox:?}");
+    assert_eq!(outbox_len(&state), 0, "the receipt empties the outbox");
     let audit_text = std::fs::read_to_string(&audit).expect("audit");
     assert!(audit_text.contains("summary_seq"), "{audit_text}");
 
-    // Exactly one row, holding what `summary --state` shows for that agent.
-    let mut store = wijkpost::store::StoreConfig::parse(None, &data).expect("config").open().expect("store");
+    // Exactly one row, and the agent enrolled.
+    let database = db.map(|d| d.url.as_str());
+    let mut store = wijkpost::store::StoreConfig::parse(database, &data).expect("config").open().expect("store");
     assert_eq!(store.count_summaries().expect("count"), 1);
     let identity: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(state.join("identity.json")).expect("identity")).expect("json");
