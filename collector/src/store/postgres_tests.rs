@@ -109,7 +109,10 @@ fn rejected() {
     conformance::rejected_is_bounded(&mut db.open());
 }
 
+/// A measurement, not a check:
+/// `cargo test -p wijkpost --release -- --ignored --nocapture postgres_batch_rate` prints the rate.
 #[test]
+#[ignore = "measurement: prints the batch insert rate"]
 fn postgres_batch_rate() {
     let Some(db) = TestDb::create() else { return };
     let rate = conformance::batch_rate(&mut db.open(), 10_000, 250);

@@ -329,12 +329,13 @@ mod tests {
         conformance::rejected_is_bounded(&mut open().1);
     }
 
+    /// A measurement, not a check (speed is the benchmark's business):
     /// `cargo test -p wijkpost --release -- --ignored --nocapture sqlite_batch_rate` prints the rate.
     #[test]
+    #[ignore = "measurement: prints the batch insert rate"]
     fn sqlite_batch_rate() {
         let (_tmp, mut store) = open();
         let rate = conformance::batch_rate(&mut store, 20_000, 250);
         println!("SQLite: {rate:.0} summaries/s in batches of 250 (synchronous=FULL, WAL)");
-        assert!(rate > 2_000.0, "{rate:.0}/s");
     }
 }
