@@ -129,7 +129,9 @@ async fn connection(
 ) -> Result<(), String> {
     let agent = &state.identity.agent_id;
     let (host, port) = state.broker_address().map_err(|e| e.to_string())?;
-    let mut options = MqttOptions::new(agent.clone(), host, port);
+    // A client id of its own per connection, so two pushes of one agent (the service and a manual
+    // one) do not take each other's session over; the broker knows the agent by its certificate.
+    let mut options = MqttOptions::new(format!("{agent}-{:08x}", rand::random::<u32>()), host, port);
     options
         .set_keep_alive(Duration::from_secs(30))
         .set_clean_session(true)
