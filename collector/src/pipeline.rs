@@ -72,6 +72,15 @@ pub async fn read_embedded(mut link_rx: LinkRx, queue: mpsc::Sender<Message>, ca
                     return;
                 }
             }
+            // The router stops forwarding when the link's buffer was full, until the link says it
+            // is ready again (what rumqttd's own network links do).
+            Ok(Some(Notification::Unschedule)) => {
+                if let Err(e) = link_rx.wake().await {
+                    tracing::error!("embedded broker link closed: {e}");
+                    cancel.cancel();
+                    return;
+                }
+            }
             Ok(_) => {}
             Err(e) => {
                 tracing::error!("embedded broker link closed: {e}");

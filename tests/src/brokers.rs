@@ -56,10 +56,16 @@ impl Mosquitto {
     /// directory is `data`: wijkpost's CA (made there if new), a server certificate from it, wijkpost's
     /// own client certificate, and wijkpost's ACL.
     pub fn for_wijkpost(dir: &Path, data: &Path) -> Result<Mosquitto> {
+        Mosquitto::for_wijkpost_with(dir, data, "")
+    }
+
+    /// [`Mosquitto::for_wijkpost`] with `extra_acl` lines after wijkpost's ACL (the benchmark's own
+    /// topic for the raw broker rate).
+    pub fn for_wijkpost_with(dir: &Path, data: &Path, extra_acl: &str) -> Result<Mosquitto> {
         let ca = wijkpost::ca::Ca::open_or_create(data)?;
         let server = ca.issue_server_cert(&[])?;
         wijkpost::external::service_identity(&ca, data)?;
-        let acl = wijkpost::external::mosquitto_acl();
+        let acl = wijkpost::external::mosquitto_acl() + extra_acl;
         Mosquitto::start(dir, &ca.cert_path(), &server.cert_path, &server.key_path, &acl)
     }
 

@@ -12,6 +12,7 @@
 //!   Mosquitto and a PostgreSQL database of a test's own for the scaled stack.
 //! - [`consent_fixture`]: consent documents in DESIGN.md's shape, signed through the agent's CLI.
 //! - [`report`]: reading `report.json` and the audit log.
+//! - [`mqtt`]: MQTT clients as an enrolled agent (TLS with its client certificate).
 //! - [`process`]: running programs with a deadline; every wait in these tests ends.
 //!
 //! Safety (DESIGN.md, "How tests reach a network"): packets go only to 127.0.0.0/8, ::1, or
@@ -29,6 +30,7 @@ pub mod counters;
 pub mod daemons;
 pub mod hostile;
 pub mod lab;
+pub mod mqtt;
 pub mod process;
 pub mod report;
 pub mod services;

@@ -4,12 +4,9 @@
 //! nothing of B's: it can neither read B's receipts or advice nor publish as B.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{
-    AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeReasonCode, TlsConfiguration, Transport,
-};
+use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS, SubscribeReasonCode};
 use wijk_lab::agent;
 use wijk_lab::brokers::Mosquitto;
 use wijk_lab::collector::{enroll_agent, self_report, Collector};
@@ -22,31 +19,8 @@ enum Answer {
     Refused,
 }
 
-fn tls(state: &Path) -> Arc<rustls::ClientConfig> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(state.join("ca.crt")).expect("ca") {
-        roots.add(c.expect("ca cert")).expect("root");
-    }
-    let chain: Vec<_> =
-        CertificateDer::pem_file_iter(state.join("client.crt")).expect("crt").map(|c| c.expect("c")).collect();
-    let key = PrivateKeyDer::from_pem_file(state.join("client.key")).expect("key");
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .expect("client auth");
-    Arc::new(config)
-}
-
 fn connect(broker: &str, state: &Path, client_id: &str) -> (AsyncClient, EventLoop) {
-    let (host, port) = broker.strip_prefix("mqtts://").and_then(|r| r.rsplit_once(':')).expect("broker url");
-    let mut options = MqttOptions::new(client_id, host, port.parse().expect("port"));
-    options.set_keep_alive(Duration::from_secs(10));
-    options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls(state))));
-    AsyncClient::new(options, 16)
+    wijk_lab::mqtt::agent_client(broker, state, client_id, 16).expect("client")
 }
 
 /// Polls until the broker acknowledged what was asked (`Allowed`), refused it in its answer or by
