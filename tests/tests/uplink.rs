@@ -32,17 +32,8 @@ fn real_report(work: &Path) -> (PathBuf, Option<Lab>) {
         let lab = Lab::up("wlup").expect("lab up");
         let consent = consent_fixture::write_signed(&work.join("consent"), &ConsentSpec::for_lab(&lab.addressing()))
             .expect("consent");
-        let mut cmd = lab.scanner_exec([agent::bin()]);
-        cmd.arg("scan")
-            .arg("--scope")
-            .arg(&consent.scope)
-            .arg("--trust")
-            .arg(&consent.keys.public_key)
-            .arg("--out")
-            .arg(&out)
-            .arg("--audit-log")
-            .arg(work.join("scan-audit.log"))
-            .args(["--ports", "21,22,53,80,6379,8080,U:53,U:161", "--progress", "none"]);
+        let ports = ["--ports", "21,22,53,80,6379,8080,U:53,U:161"];
+        let mut cmd = wijk_lab::bench::agent_scan(&lab, &consent, &out, &ports);
         let f = run_bounded(&mut cmd, LIMIT).expect("scan");
         assert!(f.success(), "lab scan: {}", f.describe());
         (out.join("report.json"), Some(lab))
