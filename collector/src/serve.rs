@@ -244,14 +244,22 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
             (Box::new(external::ClientSink(client)), public.unwrap_or_else(|| url.clone()))
         }
     };
-    pipeline::spawn_ingest(ingest, queue_rx, sink).map_err(|e| ServeError::Task("ingest", e.to_string()))?;
+    let ingest =
+        pipeline::spawn_ingest(ingest, queue_rx, sink).map_err(|e| ServeError::Task("ingest", e.to_string()))?;
 
     let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public };
     // One line tests and operators read: the address actually bound.
     tracing::info!("web listening on {}", listener.url());
     let token = tasks.token();
     tasks.spawn("web", async move { Ok(listener.serve(web::router(state), token).await?) });
-    tasks.run().await
+    let result = tasks.run().await;
+    // The broker reader has ended, so the queue is closed: let the ingest thread finish its batch
+    // (and log its figures) before the process ends.
+    let joined = tokio::task::spawn_blocking(move || ingest.join());
+    if tokio::time::timeout(STOP_TIMEOUT, joined).await.is_err() {
+        tracing::warn!("the ingest thread did not stop within {STOP_TIMEOUT:?}");
+    }
+    result
 }
 
 async fn blocking<T: Send + 'static>(
