@@ -82,22 +82,44 @@ pub fn mosquitto_acl() -> String {
     )
 }
 
-/// Connects (lazily: the first poll connects) to `url` as `instance`.
+/// The Mosquitto settings wijkpost needs beyond TLS and the ACL: agents publish in bursts, and
+/// Mosquitto's defaults (20 messages in flight, 1,000 queued per client) would drop what queues up
+/// for wijkpost's client while it stores a batch; the agents would send it again, but only after
+/// their resend delay. Summaries are at most 64 KiB, so 100,000 queued stay within a few hundred MB
+/// at worst (typically 1 KiB each: ~100 MB). A packet larger than wijkpost's own limit
+/// ([`crate::broker::MAX_PAYLOAD`]) is refused by the broker (the sender is disconnected) rather than
+/// passed to wijkpost, whose client would have to drop its connection over it.
+pub fn mosquitto_settings() -> &'static str {
+    "# wijkpost: let summaries queue for wijkpost's client instead of being dropped\n\
+     max_inflight_messages 200\n\
+     max_queued_messages 100000\n\
+     max_packet_size 81920\n"
+}
+
+/// A client (lazily connected: the first poll connects) to `url` with client id `client_id`.
 pub fn client(
     url: &str,
     ca: &Ca,
     identity: &(PathBuf, PathBuf),
-    instance: &str,
+    client_id: &str,
 ) -> Result<(AsyncClient, EventLoop), ExternalError> {
     let (host, port) = wijk_protocol::parse_broker_url(url).ok_or_else(|| ExternalError::BadUrl(url.to_string()))?;
     let tls = tls(ca, identity)?;
-    let mut options = MqttOptions::new(format!("{SERVICE_ID}-{instance}"), host, port);
+    let mut options = MqttOptions::new(client_id, host, port);
     options
         .set_keep_alive(Duration::from_secs(20))
         .set_clean_session(true)
         .set_max_packet_size(crate::broker::MAX_PAYLOAD, crate::broker::MAX_PAYLOAD)
         .set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
     Ok(AsyncClient::new(options, REQUEST_QUEUE))
+}
+
+/// The two client ids of instance `instance`: one that reads summaries, one that publishes receipts.
+/// Two connections, because one rumqttc event loop cannot wait for room in the ingest queue and
+/// send receipts at the same time: the ingest thread would wait for the receipts to go out while
+/// the loop waits for the ingest thread.
+pub fn client_ids(instance: &str) -> (String, String) {
+    (format!("{SERVICE_ID}-{instance}"), format!("{SERVICE_ID}-{instance}-receipts"))
 }
 
 fn tls(ca: &Ca, (cert, key): &(PathBuf, PathBuf)) -> Result<Arc<rustls::ClientConfig>, ExternalError> {
@@ -120,15 +142,53 @@ fn tls(ca: &Ca, (cert, key): &(PathBuf, PathBuf)) -> Result<Arc<rustls::ClientCo
     Ok(Arc::new(config))
 }
 
-/// Receipts through the external broker.
+/// Receipts through the external broker, on a connection of their own ([`drive_receipts`]). A
+/// publish waits while rumqttc's request queue is full, which slows ingest down to what the broker
+/// takes instead of dropping receipts.
 #[derive(Debug)]
-pub struct ClientSink(pub AsyncClient);
+pub struct ClientSink {
+    client: AsyncClient,
+    runtime: tokio::runtime::Handle,
+}
+
+impl ClientSink {
+    /// A sink publishing through `client`, whose event loop runs on `runtime`.
+    pub fn new(client: AsyncClient, runtime: tokio::runtime::Handle) -> ClientSink {
+        ClientSink { client, runtime }
+    }
+}
 
 impl ReceiptSink for ClientSink {
     fn publish(&mut self, out: &Outgoing) -> Result<(), String> {
-        self.0
-            .try_publish(out.topic.clone(), QoS::AtLeastOnce, false, out.receipt.to_bytes())
-            .map_err(|e| e.to_string())
+        // QoS 0: a lost receipt costs a resend of the summary, answered `duplicate` (docs/protocol.md).
+        let publish = self.client.publish(out.topic.clone(), QoS::AtMostOnce, false, out.receipt.to_bytes());
+        self.runtime.block_on(publish).map_err(|e| e.to_string())
+    }
+}
+
+/// Polls the receipts connection until `cancel`, retrying a lost connection after 1, 2, 4, ... 30 s.
+pub async fn drive_receipts(client: AsyncClient, mut events: EventLoop, cancel: CancellationToken) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let event = tokio::select! {
+            () = cancel.cancelled() => {
+                let _ = client.try_disconnect();
+                return;
+            }
+            e = events.poll() => e,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => backoff = Duration::from_secs(1),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("broker connection for receipts: {e}; retrying in {} s", backoff.as_secs());
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
     }
 }
 
@@ -190,5 +250,16 @@ mod tests {
         let acl = mosquitto_acl();
         assert!(acl.contains("pattern write /tenants/%u/wijk/v1/summary"));
         assert!(!acl.contains("pattern read /tenants/+"), "no agent reads another's subtree");
+    }
+
+    #[test]
+    fn the_mosquitto_settings_allow_a_full_summary() {
+        let limit: usize = mosquitto_settings()
+            .lines()
+            .find_map(|l| l.strip_prefix("max_packet_size "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("max_packet_size");
+        assert!(limit >= wijk_protocol::summary::MAX_PAYLOAD_BYTES + 1024, "room for topic and headers");
+        assert_eq!(limit, crate::broker::MAX_PAYLOAD);
     }
 }

@@ -62,11 +62,12 @@ pub async fn read_embedded(mut link_rx: LinkRx, queue: mpsc::Sender<Message>, ca
         };
         match notification {
             Ok(Some(Notification::Forward(forward))) => {
-                let topic = String::from_utf8_lossy(&forward.publish.topic).into_owned();
                 // Our own receipts and advice come back through the catch-all filters.
-                if topic.ends_with("/receipt") || topic.ends_with("/advice") {
+                let topic = &forward.publish.topic;
+                if topic.ends_with(b"/receipt") || topic.ends_with(b"/advice") {
                     continue;
                 }
+                let topic = String::from_utf8_lossy(topic).into_owned();
                 let message = Message { topic, payload: forward.publish.payload.to_vec() };
                 if queue.send(message).await.is_err() {
                     return;

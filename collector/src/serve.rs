@@ -42,7 +42,8 @@ pub struct ServeConfig {
     pub mqtt: SocketAddr,
     /// An external broker (`mqtts://HOST:PORT`) instead of the embedded one.
     pub external_broker: Option<String>,
-    /// This instance's name on an external broker (client id `wijkpost-<instance>`).
+    /// This instance's name on an external broker (client ids `wijkpost-<instance>` and
+    /// `wijkpost-<instance>-receipts`).
     pub instance: String,
     /// The broker address handed to agents (`mqtts://HOST:PORT`); by default the embedded
     /// broker's own address, or the external broker's.
@@ -234,14 +235,21 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
         }
         Some(url) => {
             let identity = external::service_identity(&ca, &cfg.data_dir)?;
-            let (client, events) = external::client(url, &ca, &identity, &cfg.instance)?;
-            tracing::info!("mqtt via external broker {url} as {}-{}", external::SERVICE_ID, cfg.instance);
-            let reader = client.clone();
+            let (reader_id, receipts_id) = external::client_ids(&cfg.instance);
+            let (reader, events) = external::client(url, &ca, &identity, &reader_id)?;
+            let (receipts, receipt_events) = external::client(url, &ca, &identity, &receipts_id)?;
+            tracing::info!("mqtt via external broker {url} as {reader_id} and {receipts_id}");
             tasks.spawn("broker", async move {
                 external::read_external(reader, events, queue_tx, token).await;
                 Ok(())
             });
-            (Box::new(external::ClientSink(client)), public.unwrap_or_else(|| url.clone()))
+            let (token, sender) = (tasks.token(), receipts.clone());
+            tasks.spawn("receipts", async move {
+                external::drive_receipts(sender, receipt_events, token).await;
+                Ok(())
+            });
+            let sink = external::ClientSink::new(receipts, tokio::runtime::Handle::current());
+            (Box::new(sink), public.unwrap_or_else(|| url.clone()))
         }
     };
     let ingest =

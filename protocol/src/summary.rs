@@ -405,28 +405,38 @@ impl SignedSummary {
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(SummaryError::TooLarge(payload.len()));
         }
-        let value: serde_json::Value =
-            serde_json::from_slice(payload).map_err(|e| SummaryError::Malformed(e.to_string()))?;
-        let schema = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
-        if schema != SIGNED_SUMMARY_SCHEMA {
-            return Err(SummaryError::UnknownSchema(schema.chars().take(64).collect()));
+        let signed = match serde_json::from_slice::<SignedSummary>(payload) {
+            Ok(signed) => signed,
+            // Tell an unknown schema (a newer agent) apart from a broken payload.
+            Err(e) => return Err(schema_error(payload).unwrap_or_else(|| SummaryError::Malformed(e.to_string()))),
+        };
+        if signed.schema != SIGNED_SUMMARY_SCHEMA {
+            return Err(SummaryError::UnknownSchema(signed.schema.chars().take(64).collect()));
         }
-        let inner = value.get("summary").and_then(|s| s.get("schema")).and_then(|s| s.as_str()).unwrap_or("");
-        if inner != SUMMARY_SCHEMA {
-            return Err(SummaryError::UnknownSchema(inner.chars().take(64).collect()));
-        }
-        let signed: SignedSummary =
-            serde_json::from_value(value).map_err(|e| SummaryError::Malformed(e.to_string()))?;
         signed.summary.validate()?;
         Ok(signed)
     }
 
+    /// The signature's bytes, or [`SummaryError::BadSignature`] when it is not one.
+    pub fn signature(&self) -> Result<Signature, SummaryError> {
+        let bytes = base64_decode(&self.signature).ok_or(SummaryError::BadSignature)?;
+        Signature::from_slice(&bytes).map_err(|_| SummaryError::BadSignature)
+    }
+
     /// Checks the signature with the agent's enrolled key.
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), SummaryError> {
-        let bytes = base64_decode(&self.signature).ok_or(SummaryError::BadSignature)?;
-        let signature = Signature::from_slice(&bytes).map_err(|_| SummaryError::BadSignature)?;
-        key.verify(&self.summary.canonical_bytes(), &signature).map_err(|_| SummaryError::BadSignature)
+        key.verify(&self.summary.canonical_bytes(), &self.signature()?).map_err(|_| SummaryError::BadSignature)
     }
+}
+
+/// For a payload that is not a signed summary of this version: the unknown schema it names, if it
+/// names one (outer first, then the summary's).
+fn schema_error(payload: &[u8]) -> Option<SummaryError> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let outer = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
+    let inner = value.get("summary").and_then(|s| s.get("schema")).and_then(|s| s.as_str()).unwrap_or("");
+    let unknown = [outer, inner].into_iter().zip([SIGNED_SUMMARY_SCHEMA, SUMMARY_SCHEMA]).find(|(f, k)| f != k);
+    unknown.map(|(found, _)| SummaryError::UnknownSchema(found.chars().take(64).collect()))
 }
 
 /// Base64, standard alphabet with padding.

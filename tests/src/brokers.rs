@@ -39,7 +39,8 @@ impl Mosquitto {
             "user root\nper_listener_settings false\nallow_anonymous false\npersistence false\nlog_dest file {log}\n\
              log_type error\nlog_type warning\nlog_type notice\nlog_type subscribe\n\
              listener {port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true\n\
-             use_identity_as_username true\nacl_file {acl}\n",
+             use_identity_as_username true\nacl_file {acl}\n{settings}",
+            settings = wijkpost::external::mosquitto_settings(),
             log = log.display(),
             ca = ca.display(),
             cert = cert.display(),

@@ -101,6 +101,7 @@ fn row(agent: &str, seq: u64) -> SummaryRow {
         week: "2026-W49".into(),
         received_at: now(),
         payload: format!(r#"{{"seq":{seq},"note":"<script>'\""}}"#),
+        digest: format!("{agent}-{seq}"),
     }
 }
 
@@ -115,9 +116,16 @@ pub fn summaries_once(store: &mut dyn Store) {
     let second = store.store_summaries(&[row(a, 2), row(a, 3), row(a, 3), row(b, 1)]).expect("second");
     assert_eq!(second, vec![Outcome::Duplicate, Outcome::Stored, Outcome::Duplicate, Outcome::Duplicate]);
     assert_eq!(store.count_summaries().expect("count"), 4);
+    // The same seq with other content: a conflict, before and within the batch; the first stays.
+    let other = |agent: &str, seq| SummaryRow { digest: "other".into(), payload: "{}".into(), ..row(agent, seq) };
+    let third = store.store_summaries(&[other(a, 1), row(a, 4), other(a, 4), row(a, 4)]).expect("third");
+    assert_eq!(third, vec![Outcome::Conflict, Outcome::Stored, Outcome::Conflict, Outcome::Duplicate]);
+    assert_eq!(store.count_summaries().expect("count"), 5);
+    let again = store.store_summaries(&[row(a, 1)]).expect("again");
+    assert_eq!(again, vec![Outcome::Duplicate], "the first content is what was kept");
     assert!(matches!(store.store_summaries(&[row(a, u64::MAX)]), Err(StoreError::Invalid(_))));
     assert!(store.store_summaries(&[row(a, 9), row("unenrolled00000000000000", 1)]).is_err(), "unknown agent");
-    assert_eq!(store.count_summaries().expect("count"), 4, "a failed batch stores nothing");
+    assert_eq!(store.count_summaries().expect("count"), 5, "a failed batch stores nothing");
 }
 
 /// Rejected payloads are cut and trimmed to the newest; the counters never are.

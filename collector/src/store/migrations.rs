@@ -58,6 +58,9 @@ pub const SQLITE: &[&str] = &[
         reason TEXT PRIMARY KEY,
         count  INTEGER NOT NULL
     );",
+    // 2: the digest of each summary, to tell a resend from a replayed seq with other content
+    // (rows from before have none: '' compares as a resend).
+    "ALTER TABLE summaries ADD COLUMN digest TEXT NOT NULL DEFAULT '';",
 ];
 
 /// PostgreSQL steps.
@@ -108,6 +111,8 @@ pub const POSTGRES: &[&str] = &[
         reason TEXT PRIMARY KEY,
         count  BIGINT NOT NULL
     );",
+    // 2: as SQLITE step 2.
+    "ALTER TABLE summaries ADD COLUMN digest TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The table recording applied steps (the same SQL for both backends).

@@ -200,6 +200,9 @@ pub struct SummaryRow {
     pub received_at: DateTime<Utc>,
     /// The summary JSON (must be JSON: PostgreSQL keeps it as `jsonb`).
     pub payload: String,
+    /// SHA-256 (hex) of what the signature covers: tells a resend from other content under a
+    /// stored `seq`.
+    pub digest: String,
 }
 
 /// What storing one summary amounted to.
@@ -207,8 +210,20 @@ pub struct SummaryRow {
 pub enum Outcome {
     /// Stored now.
     Stored,
-    /// This `(agent, seq)` was there already; nothing changed.
+    /// This `(agent, seq)` was there already with the same content; nothing changed.
     Duplicate,
+    /// This `(agent, seq)` was there already with other content; nothing changed.
+    Conflict,
+}
+
+/// A repeated `(agent, seq)`: a duplicate when the stored digest is the new one's (or unknown,
+/// stored before digests were kept), a conflict otherwise.
+fn repeat_outcome(stored: &str, new: &str) -> Outcome {
+    if stored.is_empty() || stored == new {
+        Outcome::Duplicate
+    } else {
+        Outcome::Conflict
+    }
 }
 
 /// A rejected payload.
@@ -263,7 +278,8 @@ pub trait Store: Send {
     fn agent(&mut self, id: &str) -> Result<Option<Agent>, StoreError>;
 
     /// Stores each summary unless its `(agent, seq)` is there already, all in one transaction; one
-    /// outcome per row, in order (a second copy within the batch is a duplicate too).
+    /// outcome per row, in order: a row whose `(agent, seq)` is there already (stored before or
+    /// earlier in the batch) is a duplicate when its digest is the same, a conflict otherwise.
     fn store_summaries(&mut self, batch: &[SummaryRow]) -> Result<Vec<Outcome>, StoreError>;
 
     /// Number of stored summaries.

@@ -9,7 +9,7 @@
 //! another runtime's async context: a [`PgStore`] dropped there closes its connection on a
 //! short-lived thread instead.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use postgres::{Client, GenericClient, NoTls};
@@ -195,27 +195,39 @@ impl Store for PgStore {
         let weeks: Vec<&str> = batch.iter().map(|r| r.week.as_str()).collect();
         let received: Vec<i64> = batch.iter().map(|r| to_secs(r.received_at)).collect();
         let payloads: Vec<&str> = batch.iter().map(|r| r.payload.as_str()).collect();
-        let rows = self.client()?.query(
-            "INSERT INTO summaries (agent, seq, week, received_at, payload)
-             SELECT a, s, w, r, p::jsonb FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
-                 AS t (a, s, w, r, p)
+        let digests: Vec<&str> = batch.iter().map(|r| r.digest.as_str()).collect();
+        let client = self.client()?;
+        let inserted = client.query(
+            "INSERT INTO summaries (agent, seq, week, received_at, payload, digest)
+             SELECT a, s, w, r, p::jsonb, d
+                 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[])
+                 AS t (a, s, w, r, p, d)
              ON CONFLICT DO NOTHING
-             RETURNING agent, seq",
-            &[&agents, &seqs, &weeks, &received, &payloads],
+             RETURNING agent, seq, digest",
+            &[&agents, &seqs, &weeks, &received, &payloads, &digests],
         )?;
-        let mut stored: HashSet<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let mut stored: HashSet<(String, i64, String)> =
+            inserted.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+        // The digests already there for the rows that were not inserted now.
+        let mut before: HashMap<(String, i64), String> = HashMap::new();
+        if inserted.len() < batch.len() {
+            let rows = client.query(
+                "SELECT s.agent, s.seq, s.digest FROM summaries s
+                 JOIN unnest($1::text[], $2::bigint[]) AS t (a, q) ON s.agent = t.a AND s.seq = t.q",
+                &[&agents, &seqs],
+            )?;
+            before = rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
+        }
         Ok(batch
             .iter()
             .zip(&seqs)
-            .map(
-                |(row, seq)| {
-                    if stored.remove(&(row.agent.clone(), *seq)) {
-                        Outcome::Stored
-                    } else {
-                        Outcome::Duplicate
-                    }
-                },
-            )
+            .map(|(row, seq)| {
+                if stored.remove(&(row.agent.clone(), *seq, row.digest.clone())) {
+                    return Outcome::Stored;
+                }
+                let there = before.get(&(row.agent.clone(), *seq)).map_or("", String::as_str);
+                super::repeat_outcome(there, &row.digest)
+            })
             .collect())
     }
 

@@ -195,18 +195,20 @@ impl Store for SqliteStore {
         let mut outcomes = Vec::with_capacity(batch.len());
         {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO summaries (agent, seq, week, received_at, payload) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO summaries (agent, seq, week, received_at, payload, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT DO NOTHING",
             )?;
+            let mut stored_digest = tx.prepare_cached("SELECT digest FROM summaries WHERE agent = ?1 AND seq = ?2")?;
             for row in batch {
-                let changed = insert.execute(params![
-                    row.agent,
-                    seq_to_db(row.seq)?,
-                    row.week,
-                    to_secs(row.received_at),
-                    row.payload
-                ])?;
-                outcomes.push(if changed == 1 { Outcome::Stored } else { Outcome::Duplicate });
+                let seq = seq_to_db(row.seq)?;
+                let params = params![row.agent, seq, row.week, to_secs(row.received_at), row.payload, row.digest];
+                let outcome = if insert.execute(params)? == 1 {
+                    Outcome::Stored
+                } else {
+                    let digest: String = stored_digest.query_row(params![row.agent, seq], |r| r.get(0))?;
+                    super::repeat_outcome(&digest, &row.digest)
+                };
+                outcomes.push(outcome);
             }
         }
         tx.commit()?;

@@ -1,11 +1,12 @@
 //! Ingest: from a summary message to a stored row and a receipt.
 //!
 //! For each message on `/tenants/<agent>/wijk/v1/summary`: the payload is bounded, parsed and
-//! validated ([`SignedSummary::decode`]), the summary must name the agent of its topic, that agent
-//! must be enrolled, and the signature must verify with its enrolled key. Messages come in batches:
-//! every good summary of a batch is stored in one transaction (each `(agent, seq)` once), every
-//! refused one is kept (bounded) with its reason, and only then are the receipts handed out, so a
-//! receipt always describes something durable. A batch the store cannot take gets no receipts: the
+//! validated ([`wijk_protocol::SignedSummary::decode`]), the summary must name the agent of its
+//! topic, that agent must be enrolled, and the signature must verify with its enrolled key
+//! ([`judge`]). Messages come in batches: every good summary of a batch is stored in one transaction
+//! (each `(agent, seq)` once: the same content again is a duplicate, other content under a stored
+//! `seq` a `seq-conflict`), every refused one is kept (bounded) with its reason, and only then are
+//! the receipts handed out, so a receipt always describes something durable. A batch the store cannot take gets no receipts: the
 //! agents keep those summaries in their outboxes and send them again.
 
 use std::collections::HashMap;
@@ -14,9 +15,16 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
-use wijk_protocol::{topics, Receipt, ReceiptStatus, SignedSummary, SummaryError};
+use wijk_protocol::{topics, Receipt, ReceiptStatus};
 
 use crate::store::{Outcome, Rejected, Store, StoreError, SummaryRow, REJECTED_KEEP};
+
+mod judge;
+use judge::Verdict;
+
+/// Why a replayed `seq` with other content is refused (the agent sets that summary aside).
+const CONFLICT_DETAIL: &str = "this seq was stored before with other content; an agent never reuses a seq \
+     (was its state directory restored from an older copy?)";
 
 /// Most messages taken into one batch (one transaction).
 pub const MAX_BATCH: usize = 512;
@@ -81,12 +89,6 @@ impl std::fmt::Debug for Ingest {
     }
 }
 
-/// What one message became before the store had its say.
-enum Verdict {
-    Good(SummaryRow),
-    Refused { agent: Option<String>, seq: u64, reason: &'static str, detail: String },
-}
-
 impl Ingest {
     /// Batches between forgetting which agents were unknown.
     pub const UNKNOWN_TTL: u64 = 64;
@@ -107,27 +109,14 @@ impl Ingest {
         if self.batches.is_multiple_of(Self::UNKNOWN_TTL) {
             self.keys.retain(|_, k| k.is_some());
         }
-        let mut verdicts = Vec::with_capacity(batch.len());
         for message in batch {
-            verdicts.push(self.judge(message, now)?);
+            if let Some(agent) = topics::agent_of_summary(&message.topic) {
+                self.key(agent)?;
+            }
         }
+        let verdicts = judge::judge_batch(batch, &self.keys, now);
         let rows: Vec<SummaryRow> =
             verdicts.iter().filter_map(|v| if let Verdict::Good(row) = v { Some(row.clone()) } else { None }).collect();
-        let rejected: Vec<Rejected> = verdicts
-            .iter()
-            .zip(batch)
-            .filter_map(|(v, m)| match v {
-                Verdict::Refused { agent, reason, detail, .. } => Some(Rejected {
-                    agent: agent.clone(),
-                    topic: m.topic.chars().take(256).collect(),
-                    reason: reason.to_string(),
-                    detail: detail.clone(),
-                    received_at: now,
-                    payload: m.payload.iter().take(crate::store::REJECTED_PAYLOAD_MAX).copied().collect(),
-                }),
-                Verdict::Good(_) => None,
-            })
-            .collect();
         let outcomes = match self.store.store_summaries(&rows) {
             Ok(o) => o,
             Err(e) => {
@@ -135,30 +124,55 @@ impl Ingest {
                 return Err(e);
             }
         };
+        // What the store said, per message: a stored or duplicate status, or a refusal.
+        let mut outcomes = outcomes.into_iter();
+        let settled: Vec<Result<(SummaryRow, ReceiptStatus), Verdict>> = verdicts
+            .into_iter()
+            .map(|verdict| match verdict {
+                Verdict::Good(row) => match outcomes.next() {
+                    Some(Outcome::Stored) => Ok((row, ReceiptStatus::Stored)),
+                    Some(Outcome::Conflict) => Err(Verdict::Refused {
+                        agent: Some(row.agent),
+                        seq: row.seq,
+                        reason: "seq-conflict",
+                        detail: CONFLICT_DETAIL.to_string(),
+                    }),
+                    Some(Outcome::Duplicate) | None => Ok((row, ReceiptStatus::Duplicate)),
+                },
+                refused => Err(refused),
+            })
+            .collect();
+        let rejected: Vec<Rejected> = settled
+            .iter()
+            .zip(batch)
+            .filter_map(|(v, m)| match v {
+                Err(Verdict::Refused { agent, reason, detail, .. }) => Some(Rejected {
+                    agent: agent.clone(),
+                    topic: m.topic.chars().take(256).collect(),
+                    reason: reason.to_string(),
+                    detail: detail.clone(),
+                    received_at: now,
+                    payload: m.payload.iter().take(crate::store::REJECTED_PAYLOAD_MAX).copied().collect(),
+                }),
+                _ => None,
+            })
+            .collect();
         if !rejected.is_empty() {
             self.store.record_rejected(&rejected, REJECTED_KEEP)?;
         }
-        let mut outcomes = outcomes.into_iter();
         let mut receipts = Vec::with_capacity(batch.len());
-        for verdict in verdicts {
+        for verdict in settled {
             match verdict {
-                Verdict::Good(row) => {
-                    let status = match outcomes.next() {
-                        Some(Outcome::Stored) => {
-                            self.stats.stored.fetch_add(1, Ordering::Relaxed);
-                            ReceiptStatus::Stored
-                        }
-                        _ => {
-                            self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
-                            ReceiptStatus::Duplicate
-                        }
-                    };
+                Ok((row, status)) => {
+                    let counter =
+                        if status == ReceiptStatus::Stored { &self.stats.stored } else { &self.stats.duplicates };
+                    counter.fetch_add(1, Ordering::Relaxed);
                     receipts.push(Outgoing {
                         topic: topics::receipt(&row.agent),
                         receipt: Receipt::new(row.seq, status, None),
                     });
                 }
-                Verdict::Refused { agent, seq, reason, detail } => {
+                Err(Verdict::Refused { agent, seq, reason, detail }) => {
                     self.stats.reject(reason);
                     if let Some(agent) = agent {
                         let why = format!("{reason}: {}", detail.chars().take(200).collect::<String>());
@@ -168,46 +182,10 @@ impl Ingest {
                         });
                     }
                 }
+                Err(Verdict::Good(_)) => {}
             }
         }
         Ok(receipts)
-    }
-
-    /// Checks one message; only a store error while looking up the agent's key is an error.
-    fn judge(&mut self, message: &Message, now: DateTime<Utc>) -> Result<Verdict, StoreError> {
-        let Some(agent) = topics::agent_of_summary(&message.topic) else {
-            return Ok(Verdict::Refused {
-                agent: None,
-                seq: 0,
-                reason: "bad-topic",
-                detail: "not a summary topic".into(),
-            });
-        };
-        let agent = agent.to_string();
-        let refused = |agent: &str, seq, e: SummaryError| Verdict::Refused {
-            agent: Some(agent.to_string()),
-            seq,
-            reason: e.code(),
-            detail: e.to_string(),
-        };
-        let signed = match SignedSummary::decode(&message.payload) {
-            Ok(s) => s,
-            Err(e) => return Ok(refused(&agent, lenient_seq(&message.payload), e)),
-        };
-        let seq = signed.summary.seq;
-        if signed.summary.agent != agent {
-            let detail = "the summary names another agent than its topic".to_string();
-            return Ok(Verdict::Refused { agent: Some(agent), seq, reason: "agent-mismatch", detail });
-        }
-        let Some(key) = self.key(&agent)? else {
-            let detail = "no enrolled agent has this id".to_string();
-            return Ok(Verdict::Refused { agent: Some(agent), seq, reason: "unenrolled", detail });
-        };
-        if let Err(e) = signed.verify(&key) {
-            return Ok(refused(&agent, seq, e));
-        }
-        let payload = serde_json::to_string(&signed.summary).unwrap_or_default();
-        Ok(Verdict::Good(SummaryRow { agent, seq, week: signed.summary.week.clone(), received_at: now, payload }))
     }
 
     fn key(&mut self, agent: &str) -> Result<Option<VerifyingKey>, StoreError> {
@@ -220,18 +198,5 @@ impl Ingest {
     }
 }
 
-/// The `summary.seq` of a payload that did not pass, when it can be read at all (0 otherwise), so the
-/// agent can tell which of its summaries was refused.
-fn lenient_seq(payload: &[u8]) -> u64 {
-    if payload.len() > wijk_protocol::summary::MAX_PAYLOAD_BYTES {
-        return 0;
-    }
-    serde_json::from_slice::<serde_json::Value>(payload)
-        .ok()
-        .and_then(|v| v.get("summary")?.get("seq")?.as_u64())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
-#[path = "ingest_tests.rs"]
 mod tests;

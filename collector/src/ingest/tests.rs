@@ -1,7 +1,7 @@
 use chrono::Duration;
 use ed25519_dalek::SigningKey;
 use wijk_protocol::summary::{Counts, Severity, TlsCounts, WeaknessCount};
-use wijk_protocol::{Summary, SUMMARY_SCHEMA};
+use wijk_protocol::{SignedSummary, Summary, SUMMARY_SCHEMA};
 
 use super::*;
 use crate::org::{Org, Province, Sector, SizeClass};
@@ -150,4 +150,44 @@ fn bad_input_is_refused_with_its_reason_and_nothing_else_is_disturbed() {
     assert_eq!(stats.rejected_total(), 9);
     let kept = ingest.store.recent_rejected(20).expect("kept");
     assert!(kept.iter().all(|r| r.payload.len() <= crate::store::REJECTED_PAYLOAD_MAX));
+}
+
+#[test]
+fn a_replayed_seq_with_other_content_is_a_conflict_and_the_first_stays() {
+    let (_dir, mut ingest, stats) = setup();
+    ingest.handle(&[message(A, signed(A, 1))], now()).expect("first");
+    let mut changed = summary(A, 1);
+    changed.weaknesses[0].hosts = 2;
+    changed.counts.hosts_alive = 3;
+    let replay = SignedSummary::sign(changed, &key(A)).to_bytes();
+    let receipts = ingest.handle(&[message(A, replay), message(A, signed(A, 1))], now()).expect("replay");
+    let got: Vec<(u64, ReceiptStatus, String)> =
+        statuses(&receipts).into_iter().map(|(_, s, st, c)| (s, st, c)).collect();
+    assert_eq!(
+        got,
+        vec![(1, ReceiptStatus::Rejected, "seq-conflict".into()), (1, ReceiptStatus::Duplicate, String::new())]
+    );
+    assert!(receipts[0].receipt.reason.as_deref().unwrap_or("").contains("restored"), "{:?}", receipts[0]);
+    assert_eq!(ingest.store.count_summaries().expect("count"), 1);
+    assert_eq!(ingest.store.rejected_counts().expect("counts").get("seq-conflict"), Some(&1));
+    assert_eq!(stats.rejected_total(), 1);
+}
+
+#[test]
+fn one_bad_signature_in_a_large_batch_costs_only_its_own_summary() {
+    let (_dir, mut ingest, _stats) = setup();
+    let batch: Vec<Message> = (1..=300)
+        .map(|seq| {
+            let signer = if seq == 150 { key(B) } else { key(A) };
+            message(A, SignedSummary::sign(summary(A, seq), &signer).to_bytes())
+        })
+        .collect();
+    let receipts = ingest.handle(&batch, now()).expect("handled");
+    assert_eq!(receipts.len(), 300);
+    for (i, r) in receipts.iter().enumerate() {
+        assert_eq!(r.receipt.seq, i as u64 + 1, "answers in order");
+        let want = if r.receipt.seq == 150 { ReceiptStatus::Rejected } else { ReceiptStatus::Stored };
+        assert_eq!(r.receipt.status, want, "seq {}", r.receipt.seq);
+    }
+    assert_eq!(ingest.store.count_summaries().expect("count"), 299);
 }

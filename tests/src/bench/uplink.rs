@@ -1,0 +1,152 @@
+//! The `uplink` job: summaries per second from agent to wijkpost and back (publish until receipt),
+//! for the embedded stack (rumqttd + SQLite) and the scaled one (Mosquitto + PostgreSQL), each beside
+//! the raw rate of the same broker for the same messages (published by the same agents on a topic of
+//! their own and delivered back to them, without wijkpost in between).
+//!
+//! Every agent is enrolled through the real CLI; its summaries are signed with its own key before
+//! the clock starts. Loopback only; every wait is bounded.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use rumqttc::{Event, Packet, QoS};
+use tokio::sync::Barrier;
+use wijk_protocol::SignedSummary;
+
+use crate::collector::{enroll_agent, Collector};
+
+/// Longest a run may take before it counts as failed.
+const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// One stack's figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Figures {
+    /// `embedded+sqlite` or `mosquitto+postgres`.
+    pub stack: String,
+    /// Summaries sent and answered.
+    pub summaries: usize,
+    /// Payload size of one summary, bytes.
+    pub payload_bytes: usize,
+    /// Summaries per second, first publish to last receipt.
+    pub summaries_per_s: f64,
+    /// The same broker's rate for the same messages, publish to delivery.
+    pub raw_per_s: f64,
+}
+
+/// An enrolled agent of the load generator and the summaries it will publish, signed in advance.
+#[derive(Debug, Clone)]
+pub struct BenchAgent {
+    /// Its state directory (keys, certificates).
+    pub state: PathBuf,
+    /// Its agent id.
+    pub id: String,
+    /// Signed summaries, seq 1, 2, ...
+    pub payloads: Vec<Vec<u8>>,
+}
+
+/// Enrolls `agents` agents at `collector` under `work`, and signs `per_agent` summaries of
+/// `report` for each.
+pub fn prepare(
+    collector: &Collector,
+    work: &Path,
+    report: &wijkagent::report::Report,
+    agents: usize,
+    per_agent: usize,
+) -> Result<Vec<BenchAgent>> {
+    let mut out = Vec::with_capacity(agents);
+    for i in 0..agents {
+        let state = work.join(format!("agent-{i}"));
+        let id = enroll_agent(collector, &state, &format!("Bench {i}"))?;
+        let loaded = wijkagent::uplink::state::State::load(&state).context("state")?;
+        let payloads = (1..=per_agent as u64)
+            .map(|seq| {
+                let summary = wijkagent::summary::summarise(report, &id, seq);
+                SignedSummary::sign(summary, &loaded.signing_key).to_bytes()
+            })
+            .collect();
+        out.push(BenchAgent { state, id, payloads });
+    }
+    Ok(out)
+}
+
+/// Every agent publishes its payloads on `topic_of(agent)` and counts what comes back on
+/// `answer_of(agent)`; returns messages per second from the common start to the last answer.
+pub fn run(
+    broker: &str,
+    agents: &[BenchAgent],
+    topic_of: fn(&str) -> String,
+    answer_of: fn(&str) -> String,
+) -> Result<f64> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async {
+        let barrier = Arc::new(Barrier::new(agents.len() + 1));
+        let answered_all = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for agent in agents {
+            let (state, id) = (&agent.state, &agent.id);
+            let (client, mut events) = crate::mqtt::agent_client(broker, state, &format!("{id}-bench"), 4096)?;
+            let (topic, answer, payloads, barrier) =
+                (topic_of(id), answer_of(id), agent.payloads.clone(), barrier.clone());
+            let answered_all = answered_all.clone();
+            let want = payloads.len();
+            tasks.push(tokio::spawn(async move {
+                client.subscribe(answer.clone(), QoS::AtLeastOnce).await?;
+                loop {
+                    if let Event::Incoming(Packet::SubAck(_)) = events.poll().await? {
+                        break;
+                    }
+                }
+                barrier.wait().await;
+                let _publisher = {
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        for p in payloads {
+                            if client.publish(topic.clone(), QoS::AtLeastOnce, false, p).await.is_err() {
+                                return;
+                            }
+                        }
+                    })
+                };
+                let mut answered = 0;
+                while answered < want {
+                    if let Event::Incoming(Packet::Publish(p)) = events.poll().await? {
+                        if p.topic == answer {
+                            answered += 1;
+                            answered_all.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                let done = Instant::now();
+                let _ = client.try_disconnect();
+                anyhow::Ok(done)
+            }));
+        }
+        let total: usize = agents.iter().map(|a| a.payloads.len()).sum();
+        barrier.wait().await;
+        let start = Instant::now();
+        let progress = {
+            let answered_all = answered_all.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    eprintln!("  {} of {total} answered", answered_all.load(Ordering::Relaxed));
+                }
+            })
+        };
+        let mut last = start;
+        for task in tasks {
+            let remaining = RUN_LIMIT.saturating_sub(start.elapsed());
+            let Ok(done) = tokio::time::timeout(remaining, task).await else {
+                progress.abort();
+                let answered = answered_all.load(Ordering::Relaxed);
+                anyhow::bail!("only {answered} of {total} answered within {RUN_LIMIT:?}");
+            };
+            last = last.max(done??);
+        }
+        progress.abort();
+        Ok(total as f64 / (last - start).as_secs_f64())
+    })
+}
