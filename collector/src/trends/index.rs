@@ -353,6 +353,12 @@ impl Index {
         id
     }
 
+    /// Entries held in all week arenas, live or not (for tests of compaction).
+    #[cfg(test)]
+    pub(crate) fn arena_entries(&self) -> usize {
+        self.weeks.values().map(|w| w.arena.entries()).sum()
+    }
+
     /// An agent's number, if it has summaries.
     pub(crate) fn agent(&self, id: &str) -> Option<u32> {
         self.agent_ids.get(id).copied()

@@ -141,6 +141,13 @@ fn random_breakdowns_show_only_safe_cells_and_hide_nothing_derivable() {
             continue;
         }
         let degenerate = total.1 == 0 || total.1 == total.0;
+        if !hidden.is_empty() {
+            // What subtraction gives, the hidden parts together, is itself a figure the rule allows,
+            // and not all-0 % or all-100 % unless the total says so already.
+            let (n, m) = hidden.iter().fold((0, 0), |s, &i| (s.0 + parts[i].0, s.1 + parts[i].1));
+            assert!(rule.share_ok(n, m), "derivable union {m} of {n}: {parts:?} {shown:?} k={k}");
+            assert!(degenerate || (m != 0 && m != n), "derivable union {m} of {n} is degenerate: {parts:?} k={k}");
+        }
         for &i in &hidden {
             let (ns, ms) = feasible(&parts, &shown.parts);
             assert!(ns.len() >= 2, "organisations of part {i} derivable: {parts:?} {shown:?} k={k}");
