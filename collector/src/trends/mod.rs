@@ -36,7 +36,8 @@
 //!   neither `m` nor `n - m` lies in `1..=k-1` (0 % and 100 % of at least k are shown: nobody
 //!   contributes a finding that is not true of all of them);
 //! - **hosts per affected organisation** (mean, median) are shown iff their share is shown and
-//!   `m >= k` (the affected organisations are the contributors);
+//!   `m >= k` (the affected organisations are the contributors); the field is left out only when
+//!   the share is shown and is 0, so its presence tells nothing a hidden share hides;
 //! - groups, weeks and weakness ids with no organisation at all are left out, not shown as 0;
 //!   a weakness whose prevalence is hidden is not ranked among priorities by its hidden value: it is
 //!   ranked by what its suppression already says (at least `n - k + 1` affected when only the
@@ -58,9 +59,16 @@
 //! enumeration).
 //!
 //! Per-week series need no complementary suppression: their cells (one week, one weakness, one TLS
-//! check, one service kind) do not add up to any figure that is shown. Figures of *different* queries
-//! can still be subtracted from one another (for example the whole population and one sector's
-//! filter); see the trends documentation for the limits of cell-level rules.
+//! check, one service kind) do not add up to any figure that is shown.
+//!
+//! # Limits
+//!
+//! The rules hold per query. Figures of *different* queries can be subtracted from one another: the
+//! whole population's prevalence minus that of every sector but one gives the last sector's, even
+//! when a breakdown by sector hides it. Whoever offers free combinations of filters (the dashboard)
+//! should offer breakdowns rather than arbitrary filter pairs, or audit the combinations it serves.
+//! A hidden cell also says that its count lies in `1..=k-1` (or its population is below k): it
+//! hides the number, not that the number is small.
 //!
 //! # Files
 //!

@@ -162,7 +162,7 @@ fn check_series(index: &Index, rows: &[FactRow], filter: &Filter, k: u32) -> (us
             match weeks.weaknesses.iter().find(|c| c.id == id) {
                 Some(c) => {
                     count(check(k, &c.prevalence, n, m, &format!("{week} {id}")));
-                    assert_eq!(c.hosts.is_none(), m == 0);
+                    assert_eq!(c.hosts.is_none(), Rule::new(k).share_ok(n, m) && m == 0, "{week} {id}: hosts field");
                     let shown = c.hosts.as_ref().and_then(|h| h.value().copied());
                     assert_eq!(shown.is_some(), Rule::new(k).share_ok(n, m) && m >= k, "{week} {id} hosts");
                     if let Some(h) = shown {

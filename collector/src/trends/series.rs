@@ -45,7 +45,7 @@ pub struct WeakCell {
     pub severity: Severity,
     /// Organisations affected among those participating.
     pub prevalence: Cell<Share>,
-    /// Hosts affected per affected organisation; absent when no organisation is affected.
+    /// Hosts affected per affected organisation; absent when the prevalence is shown and is 0.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hosts: Option<Cell<HostStats>>,
 }
@@ -143,11 +143,15 @@ impl Index {
             let cells = ids.iter().map(|&w| {
                 let a = affected[w as usize];
                 let group = &mut hosts[start[w as usize]..start[w as usize + 1]];
+                let prevalence = rule.share(n, a);
+                // Absent only when a shown prevalence says nobody is affected: whether the field is
+                // there must not tell anything a hidden prevalence hides.
+                let nobody = !prevalence.is_suppressed() && a == 0;
                 WeakCell {
                     id: self.weaknesses.names[w as usize].clone(),
                     severity: self.severity[w as usize].0,
-                    prevalence: rule.share(n, a),
-                    hosts: (a > 0).then(|| rule.hosts(n, group)),
+                    prevalence,
+                    hosts: (!nobody).then(|| rule.hosts(n, group)),
                 }
             });
             let weaknesses = cells.collect();

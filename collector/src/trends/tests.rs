@@ -136,6 +136,8 @@ fn prevalence_shows_what_k_organisations_stand_behind() {
     let w11 = &weeks[1];
     assert!(w11.organisations.is_suppressed());
     assert!(w11.weaknesses.iter().all(|c| c.prevalence.is_suppressed()));
+    // o1 has telnet, nobody rdp: both hosts fields are there, hidden, so neither tells which.
+    assert!(w11.weaknesses.iter().all(|c| c.hosts.is_some_and(|h| h.is_suppressed())));
     let json = serde_json::to_string(w11).expect("serialises");
     assert!(json.contains(r#""organisations":"< 3""#), "{json}");
     assert!(!json.contains(":0") && !json.contains("null"), "{json}");
