@@ -111,38 +111,32 @@ impl Index {
             None => self.weaknesses.by_name(),
         };
         let rule = &self.rule;
-        let slots = self.weaknesses.names.len();
+        let single = weakness.map(|_| ids.first().copied());
+        // Hosts of each affected organisation, one bucket per weakness, reused week after week.
+        let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); self.weaknesses.names.len()];
         let mut out = Vec::new();
         for (week, store) in self.series_weeks(filter) {
-            let orgs: Vec<_> = store.orgs.iter().filter(|o| filter.selects(&self.orgs[o.org as usize].attrs)).collect();
-            let n = count(orgs.iter());
+            buckets.iter_mut().for_each(Vec::clear);
+            let mut n = 0;
+            for o in store.orgs.iter().filter(|o| filter.selects(&self.orgs[o.org as usize].attrs)) {
+                n += 1;
+                let facts = store.arena.view(o.span);
+                match single {
+                    None => {
+                        for (&w, &h) in facts.weaknesses.iter().zip(facts.hosts) {
+                            buckets[w as usize].push(h);
+                        }
+                    }
+                    Some(None) => {}
+                    Some(Some(w)) => buckets[w as usize].extend(facts.hosts_of(w)),
+                }
+            }
             if n == 0 {
                 continue;
             }
-            // Hosts of each affected organisation, grouped by weakness (a counting sort).
-            let mut affected = vec![0u32; slots];
-            let wanted = |w: u16| weakness.is_none() || ids.contains(&w);
-            for o in &orgs {
-                for &w in store.arena.view(o.span).weaknesses.iter().filter(|w| wanted(**w)) {
-                    affected[w as usize] += 1;
-                }
-            }
-            let mut start = vec![0usize; slots + 1];
-            for w in 0..slots {
-                start[w + 1] = start[w] + affected[w] as usize;
-            }
-            let mut fill = start.clone();
-            let mut hosts = vec![0u32; start[slots]];
-            for o in &orgs {
-                let facts = store.arena.view(o.span);
-                for (&w, &h) in facts.weaknesses.iter().zip(facts.hosts).filter(|(w, _)| wanted(**w)) {
-                    hosts[fill[w as usize]] = h;
-                    fill[w as usize] += 1;
-                }
-            }
             let cells = ids.iter().map(|&w| {
-                let a = affected[w as usize];
-                let group = &mut hosts[start[w as usize]..start[w as usize + 1]];
+                let group = &mut buckets[w as usize];
+                let a = count(group.iter());
                 let prevalence = rule.share(n, a);
                 // Absent only when a shown prevalence says nobody is affected: whether the field is
                 // there must not tell anything a hidden prevalence hides.
