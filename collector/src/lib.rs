@@ -23,6 +23,7 @@ pub mod org;
 pub mod pipeline;
 pub mod serve;
 pub mod store;
+pub mod trends;
 pub mod web;
 
 /// The summary schema this collector accepts.
