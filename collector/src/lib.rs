@@ -6,6 +6,7 @@
 //!   versioned migrations: tokens, agents, summaries, rejected payloads;
 //! - [`enroll`]: one-time tokens and the enrollment of an agent;
 //! - [`org`]: the closed vocabularies describing an organisation (sector, size class, province);
+//! - [`trends`]: the k-anonymous trends index over every stored summary, and the advice per agent;
 //! - [`web`]: the HTTP endpoint (`POST /v1/enroll`, `GET /healthz`);
 //! - [`serve`]: the long-running service, one cancellation tree over all its tasks;
 //! - [`cli`]: the command line; [`i18n`]: Dutch or English for people;

@@ -255,7 +255,10 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
     let ingest =
         pipeline::spawn_ingest(ingest, queue_rx, sink).map_err(|e| ServeError::Task("ingest", e.to_string()))?;
 
-    let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public };
+    let trends = Arc::new(std::sync::RwLock::new(
+        crate::trends::Index::new(crate::trends::DEFAULT_K).map_err(|e| ServeError::Task("trends", e.to_string()))?,
+    ));
+    let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public, trends };
     // One line tests and operators read: the address actually bound.
     tracing::info!("web listening on {}", listener.url());
     let token = tasks.token();

@@ -11,7 +11,7 @@
 pub mod enroll;
 pub mod listen;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -19,6 +19,7 @@ use axum::Router;
 
 use crate::ca::Ca;
 use crate::store::Store;
+use crate::trends::Index;
 
 pub use listen::{WebError, WebListener};
 
@@ -35,6 +36,8 @@ pub struct WebState {
     pub ca: Arc<Ca>,
     /// `mqtts://HOST:PORT` agents publish to.
     pub broker_public: String,
+    /// The k-anonymous trends over every stored summary, kept current by the ingest thread.
+    pub trends: Arc<RwLock<Index>>,
 }
 
 impl std::fmt::Debug for WebState {
