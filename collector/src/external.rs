@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use wijk_protocol::topics;
 
 use crate::ca::Ca;
+use crate::feed::AdviceOut;
 use crate::ingest::{Message, Outgoing};
 use crate::pipeline::ReceiptSink;
 
@@ -162,6 +163,11 @@ impl ReceiptSink for ClientSink {
     fn publish(&mut self, out: &Outgoing) -> Result<(), String> {
         // QoS 0: a lost receipt costs a resend of the summary, answered `duplicate` (docs/protocol.md).
         let publish = self.client.publish(out.topic.clone(), QoS::AtMostOnce, false, out.receipt.to_bytes());
+        self.runtime.block_on(publish).map_err(|e| e.to_string())
+    }
+
+    fn publish_advice(&mut self, out: &AdviceOut) -> Result<(), String> {
+        let publish = self.client.publish(out.topic.clone(), QoS::AtLeastOnce, true, out.payload.clone());
         self.runtime.block_on(publish).map_err(|e| e.to_string())
     }
 }

@@ -7,6 +7,7 @@
 //! - [`enroll`]: one-time tokens and the enrollment of an agent;
 //! - [`org`]: the closed vocabularies describing an organisation (sector, size class, province);
 //! - [`trends`]: the k-anonymous trends index over every stored summary, and the advice per agent;
+//!   [`feed`] keeps it current (loaded from the store, fed by ingest) and makes the advice due;
 //! - [`web`]: the HTTP endpoint (`POST /v1/enroll`, `GET /healthz`);
 //! - [`serve`]: the long-running service, one cancellation tree over all its tasks;
 //! - [`cli`]: the command line; [`i18n`]: Dutch or English for people;
@@ -17,6 +18,7 @@ pub mod ca;
 pub mod cli;
 pub mod enroll;
 pub mod external;
+pub mod feed;
 pub mod files;
 pub mod i18n;
 pub mod ingest;

@@ -14,20 +14,24 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wijk_protocol::topics;
 
+use crate::feed::{AdviceOut, ADVICE_INTERVAL};
 use crate::ingest::{Ingest, Message, Outgoing, MAX_BATCH};
 
 /// Messages waiting for the ingest thread.
 pub const QUEUE: usize = 8192;
 
-/// Where receipts go.
+/// Where receipts and advice go.
 pub trait ReceiptSink: Send {
     /// Publishes one receipt; an error is logged (the agent sends its summary again).
     fn publish(&mut self, out: &Outgoing) -> Result<(), String>;
+
+    /// Publishes an advice document, retained; an error is logged (the next round sends it again).
+    fn publish_advice(&mut self, out: &AdviceOut) -> Result<(), String>;
 }
 
-/// Receipts through the embedded broker's in-process link.
+/// Receipts through the embedded broker's in-process link (`runtime` runs its async send).
 #[derive(Debug)]
-pub struct LinkSink(pub LinkTxHolder);
+pub struct LinkSink(pub LinkTxHolder, pub tokio::runtime::Handle);
 
 /// `LinkTx` with a `Debug` impl.
 pub struct LinkTxHolder(pub LinkTx);
@@ -41,6 +45,12 @@ impl std::fmt::Debug for LinkTxHolder {
 impl ReceiptSink for LinkSink {
     fn publish(&mut self, out: &Outgoing) -> Result<(), String> {
         self.0 .0.publish(out.topic.clone(), out.receipt.to_bytes()).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn publish_advice(&mut self, out: &AdviceOut) -> Result<(), String> {
+        let publish = rumqttd::protocol::Publish::new(out.topic.clone().into_bytes(), out.payload.clone(), true);
+        let send = self.0 .0.send(rumqttd::protocol::Packet::Publish(publish, None));
+        self.1.block_on(send).map(|_| ()).map_err(|e| e.to_string())
     }
 }
 
@@ -92,15 +102,25 @@ pub async fn read_embedded(mut link_rx: LinkRx, queue: mpsc::Sender<Message>, ca
     }
 }
 
-/// Runs the ingest on a thread of its own until the queue closes.
+/// Runs the ingest on a thread of its own until the queue closes; between batches (and at least
+/// every [`crate::feed::ADVICE_INTERVAL`] when idle) it publishes the advice that is due.
 pub fn spawn_ingest(
     mut ingest: Ingest,
     mut queue: mpsc::Receiver<Message>,
     mut sink: Box<dyn ReceiptSink>,
+    runtime: tokio::runtime::Handle,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name("ingest".into()).spawn(move || {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = queue.blocking_recv() {
+        loop {
+            let first = match runtime.block_on(tokio::time::timeout(ADVICE_INTERVAL, queue.recv())) {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(_) => {
+                    publish_advice(&mut ingest, sink.as_mut(), true);
+                    continue;
+                }
+            };
             batch.clear();
             batch.push(first);
             while batch.len() < MAX_BATCH {
@@ -129,6 +149,7 @@ pub fn spawn_ingest(
                     tracing::warn!("receipt for {} not published: {e}", out.topic);
                 }
             }
+            publish_advice(&mut ingest, sink.as_mut(), queue.is_empty());
         }
         let stats = ingest.stats();
         tracing::info!(
@@ -138,4 +159,14 @@ pub fn spawn_ingest(
             stats.rejected_total()
         );
     })
+}
+
+fn publish_advice(ingest: &mut Ingest, sink: &mut dyn ReceiptSink, idle: bool) {
+    let due = ingest.advice_due(idle);
+    let failed = due.iter().filter(|out| sink.publish_advice(out).is_err()).count();
+    if failed > 0 {
+        tracing::warn!("{failed} of {} advice documents not published; they go out with the next round", due.len());
+    } else if !due.is_empty() {
+        tracing::info!("advice published for {} agents", due.len());
+    }
 }

@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::ca::{Ca, CaError};
+use crate::feed::{Feed, SharedIndex, Toolkit};
 use crate::store::{StoreConfig, StoreError};
 use crate::web::{self, WebError, WebListener, WebState};
 use crate::{external, pipeline};
@@ -50,6 +51,8 @@ pub struct ServeConfig {
     pub broker_public: Option<String>,
     /// Extra names for the server certificate (the host of `broker_public` is added by itself).
     pub server_names: Vec<String>,
+    /// How the trends index is set up (k of k-anonymity, demo).
+    pub trends: crate::trends::Options,
 }
 
 /// Why `serve` could not start or stopped with an error.
@@ -64,6 +67,12 @@ pub enum ServeError {
     /// The web side failed.
     #[error(transparent)]
     Web(#[from] WebError),
+    /// The trends options are refused (k too small).
+    #[error("--k: {0}")]
+    Trends(String),
+    /// VVSG's toolkit file cannot be used.
+    #[error("toolkit links: {0}; fix the file or move it away")]
+    Toolkit(String),
     /// `--broker-public` is not `mqtts://HOST:PORT`.
     #[error("--broker-public {0:?} is not mqtts://HOST:PORT")]
     BadBrokerUrl(String),
@@ -198,20 +207,34 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
     let tls = cfg.web_tls.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
     let listener = WebListener::bind(cfg.web, tls).await?;
     let (data_dir, database) = (cfg.data_dir.clone(), cfg.database.clone());
-    let (ca, server_cert, store, ingest_store) = blocking(move || {
+    let index = crate::trends::Index::with_options(cfg.trends).map_err(|e| ServeError::Trends(e.to_string()))?;
+    let toolkit_path = cfg.data_dir.join("toolkit.toml");
+    let (ca, server_cert, store, ingest_store, (index, loaded), toolkit) = blocking(move || {
+        let toolkit = Toolkit::load(&toolkit_path).map_err(ServeError::Toolkit)?;
         let ca = Ca::open_or_create(&data_dir)?;
         let server_cert = ca.issue_server_cert(&names)?;
-        Ok::<_, ServeError>((ca, server_cert, database.open()?, database.open()?))
+        let mut ingest_store = database.open()?;
+        let trends = crate::feed::load(ingest_store.as_mut(), index)?;
+        Ok::<_, ServeError>((ca, server_cert, database.open()?, ingest_store, trends, toolkit))
     })
     .await?;
     tracing::info!(fingerprint = %ca.fingerprint(), "CA {}", ca.cert_path().display());
     tracing::info!("server certificate {}", server_cert.cert_path.display());
     tracing::info!("store {} ({})", cfg.database.describe(), store.backend());
+    tracing::info!(
+        "trends: {} summaries (k = {}){}; toolkit links for {} weaknesses",
+        loaded.summaries,
+        index.k(),
+        if loaded.skipped > 0 { format!(", {} left out (see above)", loaded.skipped) } else { String::new() },
+        toolkit.0.len()
+    );
+    let trends: SharedIndex = Arc::new(std::sync::RwLock::new(index));
 
     let mut tasks = Tasks::new(cancel);
     // The pipeline: broker → bounded queue → ingest thread → receipts back through the broker.
     let (queue_tx, queue_rx) = tokio::sync::mpsc::channel(pipeline::QUEUE);
-    let ingest = crate::ingest::Ingest::new(ingest_store, Arc::new(crate::ingest::Stats::default()));
+    let ingest = crate::ingest::Ingest::new(ingest_store, Arc::new(crate::ingest::Stats::default()))
+        .with_feed(Feed::new(trends.clone(), toolkit));
     let token = tasks.token();
     let (sink, broker_public): (Box<dyn pipeline::ReceiptSink>, String) = match &cfg.external_broker {
         None => {
@@ -231,7 +254,8 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
                 Ok(())
             });
             let public = public.unwrap_or_else(|| format!("mqtts://{addr}"));
-            (Box::new(pipeline::LinkSink(pipeline::LinkTxHolder(link_tx))), public)
+            let sink = pipeline::LinkSink(pipeline::LinkTxHolder(link_tx), tokio::runtime::Handle::current());
+            (Box::new(sink), public)
         }
         Some(url) => {
             let identity = external::service_identity(&ca, &cfg.data_dir)?;
@@ -252,12 +276,9 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
             (Box::new(sink), public.unwrap_or_else(|| url.clone()))
         }
     };
-    let ingest =
-        pipeline::spawn_ingest(ingest, queue_rx, sink).map_err(|e| ServeError::Task("ingest", e.to_string()))?;
+    let ingest = pipeline::spawn_ingest(ingest, queue_rx, sink, tokio::runtime::Handle::current())
+        .map_err(|e| ServeError::Task("ingest", e.to_string()))?;
 
-    let trends = Arc::new(std::sync::RwLock::new(
-        crate::trends::Index::new(crate::trends::DEFAULT_K).map_err(|e| ServeError::Task("trends", e.to_string()))?,
-    ));
     let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public, trends };
     // One line tests and operators read: the address actually bound.
     tracing::info!("web listening on {}", listener.url());

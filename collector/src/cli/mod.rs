@@ -97,6 +97,10 @@ pub struct ServeArgs {
     /// Extra naam voor het servercertificaat (herhaalbaar) / extra server certificate name (repeatable).
     #[arg(long)]
     pub server_name: Vec<String>,
+    /// k van k-anonimiteit: geen cijfer waar minder organisaties aan bijdragen (minstens 3) / k of
+    /// k-anonymity: no figure fewer organisations contribute to (at least 3).
+    #[arg(long, default_value_t = crate::trends::DEFAULT_K)]
+    pub k: u32,
 }
 
 /// Runs the parsed command line; returns the process exit code.

@@ -20,6 +20,7 @@ pub fn run(args: ServeArgs, lang: Lang) -> anyhow::Result<i32> {
         instance: args.instance,
         broker_public: args.broker_public,
         server_names: args.server_name,
+        trends: crate::trends::Options { k: args.k, ..Default::default() },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 use wijk_protocol::summary::SIGNING_CONTEXT;
-use wijk_protocol::{topics, SignedSummary, SummaryError};
+use wijk_protocol::{topics, SignedSummary, Summary, SummaryError};
 
 use super::Message;
 use crate::store::SummaryRow;
@@ -25,10 +25,19 @@ const MIN_CHUNK: usize = 64;
 
 /// What one message became before the store had its say.
 pub(super) enum Verdict {
-    /// Good: store it.
-    Good(SummaryRow),
-    /// Refused, with the agent (when the topic names one), the seq (when readable) and why.
-    Refused { agent: Option<String>, seq: u64, reason: &'static str, detail: String },
+    /// Good: store it (the row, and the summary it holds).
+    Good(SummaryRow, Box<Summary>),
+    /// Refused.
+    Refused(Refusal),
+}
+
+/// A refused message: the agent (when the topic names one), the seq (when readable) and why.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub(super) agent: Option<String>,
+    pub(super) seq: u64,
+    pub(super) reason: &'static str,
+    pub(super) detail: String,
 }
 
 /// A message that passed every check but its signature.
@@ -67,38 +76,36 @@ pub(super) fn judge_batch(
 }
 
 fn judge_chunk(chunk: &[Message], keys: &HashMap<String, Option<VerifyingKey>>, now: DateTime<Utc>) -> Vec<Verdict> {
-    let read: Vec<Result<Pending, Verdict>> = chunk.iter().map(|m| read(m, keys)).collect();
+    let read: Vec<Result<Pending, Refusal>> = chunk.iter().map(|m| read(m, keys)).collect();
     let pending: Vec<&Pending> = read.iter().filter_map(|r| r.as_ref().ok()).collect();
     let mut valid = signatures_valid(&pending).into_iter();
     read.into_iter()
         .map(|r| match r {
-            Err(verdict) => verdict,
-            Ok(p) if valid.next().unwrap_or(false) => Verdict::Good(row(p, now)),
-            Ok(p) => refused(&p.agent, p.signed.summary.seq, SummaryError::BadSignature),
+            Err(refusal) => Verdict::Refused(refusal),
+            Ok(p) if valid.next().unwrap_or(false) => {
+                let (row, summary) = row(p, now);
+                Verdict::Good(row, Box::new(summary))
+            }
+            Ok(p) => Verdict::Refused(refused(&p.agent, p.signed.summary.seq, SummaryError::BadSignature)),
         })
         .collect()
 }
 
 /// Every check but the signature.
-fn read(message: &Message, keys: &HashMap<String, Option<VerifyingKey>>) -> Result<Pending, Verdict> {
+fn read(message: &Message, keys: &HashMap<String, Option<VerifyingKey>>) -> Result<Pending, Refusal> {
     let Some(agent) = topics::agent_of_summary(&message.topic) else {
-        return Err(Verdict::Refused {
-            agent: None,
-            seq: 0,
-            reason: "bad-topic",
-            detail: "not a summary topic".into(),
-        });
+        return Err(Refusal { agent: None, seq: 0, reason: "bad-topic", detail: "not a summary topic".into() });
     };
     let signed =
         SignedSummary::decode(&message.payload).map_err(|e| refused(agent, lenient_seq(&message.payload), e))?;
     let seq = signed.summary.seq;
     if signed.summary.agent != agent {
         let detail = "the summary names another agent than its topic".to_string();
-        return Err(Verdict::Refused { agent: Some(agent.to_string()), seq, reason: "agent-mismatch", detail });
+        return Err(Refusal { agent: Some(agent.to_string()), seq, reason: "agent-mismatch", detail });
     }
     let Some(Some(key)) = keys.get(agent) else {
         let detail = "no enrolled agent has this id".to_string();
-        return Err(Verdict::Refused { agent: Some(agent.to_string()), seq, reason: "unenrolled", detail });
+        return Err(Refusal { agent: Some(agent.to_string()), seq, reason: "unenrolled", detail });
     };
     let signature = signed.signature().map_err(|e| refused(agent, seq, e))?;
     let message = signed.summary.canonical_bytes();
@@ -118,21 +125,22 @@ fn signatures_valid(pending: &[&Pending]) -> Vec<bool> {
 
 /// The row to store: the canonical JSON the signature covers, and its SHA-256 (a replayed `seq`
 /// with other content is told apart from a resend by it).
-fn row(p: Pending, now: DateTime<Utc>) -> SummaryRow {
+fn row(p: Pending, now: DateTime<Utc>) -> (SummaryRow, Summary) {
     let json = &p.message[SIGNING_CONTEXT.len()..];
-    SummaryRow {
+    let row = SummaryRow {
         agent: p.agent,
         seq: p.signed.summary.seq,
-        week: p.signed.summary.week,
+        week: p.signed.summary.week.clone(),
         received_at: now,
         // serde_json writes UTF-8, so the empty fallback is never taken.
         payload: String::from_utf8(json.to_vec()).unwrap_or_default(),
         digest: hex::encode(Sha256::digest(&p.message)),
-    }
+    };
+    (row, p.signed.summary)
 }
 
-fn refused(agent: &str, seq: u64, e: SummaryError) -> Verdict {
-    Verdict::Refused { agent: Some(agent.to_string()), seq, reason: e.code(), detail: e.to_string() }
+fn refused(agent: &str, seq: u64, e: SummaryError) -> Refusal {
+    Refusal { agent: Some(agent.to_string()), seq, reason: e.code(), detail: e.to_string() }
 }
 
 /// The `summary.seq` of a payload that did not pass, when it can be read at all (0 otherwise), so the

@@ -17,10 +17,12 @@ use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
 use wijk_protocol::{topics, Receipt, ReceiptStatus};
 
+use crate::feed::{AdviceOut, Feed};
+use crate::org::Org;
 use crate::store::{Outcome, Rejected, Store, StoreError, SummaryRow, REJECTED_KEEP};
 
 mod judge;
-use judge::Verdict;
+use judge::{Refusal, Verdict};
 
 /// Why a replayed `seq` with other content is refused (the agent sets that summary aside).
 const CONFLICT_DETAIL: &str = "this seq was stored before with other content; an agent never reuses a seq \
@@ -79,8 +81,12 @@ pub struct Ingest {
     /// Enrolled keys by agent id; `None` remembered for unknown agents until the next enrollment
     /// could have happened (the cache is cleared every [`Ingest::UNKNOWN_TTL`] batches).
     keys: HashMap<String, Option<VerifyingKey>>,
+    /// Organisations of the enrolled agents in `keys`.
+    orgs: HashMap<String, Org>,
     batches: u64,
     stats: Arc<Stats>,
+    /// The trends index stored summaries go to, and the advice they make due.
+    feed: Option<Feed>,
 }
 
 impl std::fmt::Debug for Ingest {
@@ -95,7 +101,18 @@ impl Ingest {
 
     /// An ingest writing to `store`, counting into `stats`.
     pub fn new(store: Box<dyn Store>, stats: Arc<Stats>) -> Ingest {
-        Ingest { store, keys: HashMap::new(), batches: 0, stats }
+        Ingest { store, keys: HashMap::new(), orgs: HashMap::new(), batches: 0, stats, feed: None }
+    }
+
+    /// Also adds every stored summary to `feed`'s trends index.
+    pub fn with_feed(mut self, feed: Feed) -> Ingest {
+        self.feed = Some(feed);
+        self
+    }
+
+    /// The advice documents due now (see [`Feed::advice_due`]); none without a feed.
+    pub fn advice_due(&mut self, idle: bool) -> Vec<AdviceOut> {
+        self.feed.as_mut().map(|f| f.advice_due(idle)).unwrap_or_default()
     }
 
     /// Its counters.
@@ -115,8 +132,10 @@ impl Ingest {
             }
         }
         let verdicts = judge::judge_batch(batch, &self.keys, now);
-        let rows: Vec<SummaryRow> =
-            verdicts.iter().filter_map(|v| if let Verdict::Good(row) = v { Some(row.clone()) } else { None }).collect();
+        let rows: Vec<SummaryRow> = verdicts
+            .iter()
+            .filter_map(|v| if let Verdict::Good(row, _) = v { Some(row.clone()) } else { None })
+            .collect();
         let outcomes = match self.store.store_summaries(&rows) {
             Ok(o) => o,
             Err(e) => {
@@ -126,12 +145,18 @@ impl Ingest {
         };
         // What the store said, per message: a stored or duplicate status, or a refusal.
         let mut outcomes = outcomes.into_iter();
-        let settled: Vec<Result<(SummaryRow, ReceiptStatus), Verdict>> = verdicts
+        let mut stored = Vec::new();
+        let settled: Vec<Result<(SummaryRow, ReceiptStatus), Refusal>> = verdicts
             .into_iter()
             .map(|verdict| match verdict {
-                Verdict::Good(row) => match outcomes.next() {
-                    Some(Outcome::Stored) => Ok((row, ReceiptStatus::Stored)),
-                    Some(Outcome::Conflict) => Err(Verdict::Refused {
+                Verdict::Good(row, summary) => match outcomes.next() {
+                    Some(Outcome::Stored) => {
+                        if let Some(org) = self.orgs.get(&row.agent) {
+                            stored.push((org.clone(), row.agent.clone(), row.seq, row.received_at, *summary));
+                        }
+                        Ok((row, ReceiptStatus::Stored))
+                    }
+                    Some(Outcome::Conflict) => Err(Refusal {
                         agent: Some(row.agent),
                         seq: row.seq,
                         reason: "seq-conflict",
@@ -139,14 +164,14 @@ impl Ingest {
                     }),
                     Some(Outcome::Duplicate) | None => Ok((row, ReceiptStatus::Duplicate)),
                 },
-                refused => Err(refused),
+                Verdict::Refused(refusal) => Err(refusal),
             })
             .collect();
         let rejected: Vec<Rejected> = settled
             .iter()
             .zip(batch)
             .filter_map(|(v, m)| match v {
-                Err(Verdict::Refused { agent, reason, detail, .. }) => Some(Rejected {
+                Err(Refusal { agent, reason, detail, .. }) => Some(Rejected {
                     agent: agent.clone(),
                     topic: m.topic.chars().take(256).collect(),
                     reason: reason.to_string(),
@@ -160,6 +185,9 @@ impl Ingest {
         if !rejected.is_empty() {
             self.store.record_rejected(&rejected, REJECTED_KEEP)?;
         }
+        if let Some(feed) = &mut self.feed {
+            feed.add(stored);
+        }
         let mut receipts = Vec::with_capacity(batch.len());
         for verdict in settled {
             match verdict {
@@ -172,7 +200,7 @@ impl Ingest {
                         receipt: Receipt::new(row.seq, status, None),
                     });
                 }
-                Err(Verdict::Refused { agent, seq, reason, detail }) => {
+                Err(Refusal { agent, seq, reason, detail }) => {
                     self.stats.reject(reason);
                     if let Some(agent) = agent {
                         let why = format!("{reason}: {}", detail.chars().take(200).collect::<String>());
@@ -182,7 +210,6 @@ impl Ingest {
                         });
                     }
                 }
-                Err(Verdict::Good(_)) => {}
             }
         }
         Ok(receipts)
@@ -192,7 +219,11 @@ impl Ingest {
         if let Some(cached) = self.keys.get(agent) {
             return Ok(*cached);
         }
-        let key = self.store.agent(agent)?.and_then(|a| VerifyingKey::from_bytes(&a.signing_key).ok());
+        let enrolled = self.store.agent(agent)?;
+        let key = enrolled.as_ref().and_then(|a| VerifyingKey::from_bytes(&a.signing_key).ok());
+        if let Some(a) = enrolled {
+            self.orgs.insert(a.id, a.org);
+        }
         self.keys.insert(agent.to_string(), key);
         Ok(key)
     }

@@ -191,3 +191,24 @@ fn one_bad_signature_in_a_large_batch_costs_only_its_own_summary() {
     }
     assert_eq!(ingest.store.count_summaries().expect("count"), 299);
 }
+
+/// Ingest's own cost per summary (decode, batch verification, SQLite, receipts), without a broker.
+#[test]
+#[ignore = "measurement: cargo test -p wijkpost --release --lib ingest_rate -- --ignored --nocapture"]
+fn ingest_rate() {
+    let (_dir, mut ingest, _stats) = setup();
+    let total = 20_000;
+    let payloads: Vec<Message> = (1..=total).map(|seq| message(A, signed(A, seq))).collect();
+    let started = std::time::Instant::now();
+    for batch in payloads.chunks(MAX_BATCH) {
+        let receipts = ingest.handle(batch, now()).expect("handled");
+        assert!(receipts.iter().all(|r| r.receipt.status == ReceiptStatus::Stored));
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "ingest: {total} summaries of {} bytes in {elapsed:?}: {:.0}/s, {:.1} µs each",
+        payloads[0].payload.len(),
+        total as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1e6 / total as f64
+    );
+}

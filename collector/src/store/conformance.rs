@@ -126,6 +126,22 @@ pub fn summaries_once(store: &mut dyn Store) {
     assert!(matches!(store.store_summaries(&[row(a, u64::MAX)]), Err(StoreError::Invalid(_))));
     assert!(store.store_summaries(&[row(a, 9), row("unenrolled00000000000000", 1)]).is_err(), "unknown agent");
     assert_eq!(store.count_summaries().expect("count"), 5, "a failed batch stores nothing");
+    let mut seen = Vec::new();
+    store
+        .each_summary(&mut |s| {
+            seen.push((s.agent, s.seq, s.org.name, s.payload.contains("<script>")));
+            Ok(())
+        })
+        .expect("each");
+    seen.sort();
+    let name = org().name;
+    let want: Vec<_> = [(a, 1), (a, 2), (a, 3), (a, 4), (b, 1)]
+        .iter()
+        .map(|(agent, seq)| (agent.to_string(), *seq, name.clone(), true))
+        .collect();
+    assert_eq!(seen, want, "every stored summary once, with its organisation, payload intact");
+    let stop = store.each_summary(&mut |_| Err(StoreError::Invalid("stop".into())));
+    assert!(matches!(stop, Err(StoreError::Invalid(_))), "an error from the callback ends the walk");
 }
 
 /// Rejected payloads are cut and trimmed to the newest; the counters never are.

@@ -205,6 +205,23 @@ pub struct SummaryRow {
     pub digest: String,
 }
 
+/// A stored summary as [`Store::each_summary`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSummary {
+    /// Agent id.
+    pub agent: String,
+    /// The agent's sequence number.
+    pub seq: u64,
+    /// ISO week, `YYYY-Www`.
+    pub week: String,
+    /// When wijkpost received it.
+    pub received_at: DateTime<Utc>,
+    /// The summary JSON.
+    pub payload: String,
+    /// The agent's organisation.
+    pub org: Org,
+}
+
 /// What storing one summary amounted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -285,6 +302,12 @@ pub trait Store: Send {
     /// Number of stored summaries.
     fn count_summaries(&mut self) -> Result<u64, StoreError>;
 
+    /// Hands every stored summary, with its agent's organisation, to `each`, in the order they
+    /// were received (streamed: the store never holds them all at once). An error from `each`
+    /// stops the walk and is returned.
+    fn each_summary(&mut self, each: &mut dyn FnMut(StoredSummary) -> Result<(), StoreError>)
+        -> Result<(), StoreError>;
+
     /// Keeps the rejected payloads (truncated), counts them per reason, and trims the kept rows to
     /// the newest `keep`.
     fn record_rejected(&mut self, batch: &[Rejected], keep: usize) -> Result<(), StoreError>;
@@ -318,6 +341,11 @@ pub(crate) fn from_secs(s: i64) -> Result<DateTime<Utc>, StoreError> {
 
 pub(crate) fn seq_to_db(seq: u64) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::Invalid(format!("seq {seq} larger than {}", i64::MAX)))
+}
+
+/// A stored seq (never negative: the store writes only what [`seq_to_db`] accepts).
+pub(crate) fn seq_from_db(seq: i64) -> Result<u64, StoreError> {
+    u64::try_from(seq).map_err(|_| StoreError::Invalid(format!("stored seq {seq} is negative")))
 }
 
 /// An [`Org`] from its four stored columns.

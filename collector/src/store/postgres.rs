@@ -12,11 +12,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, GenericClient, NoTls};
 
 use super::{
-    from_secs, key_from_row, migrations, org_from_row, seq_to_db, to_secs, truncate_str, Agent, NewAgent, NewToken,
-    Outcome, Rejected, Store, StoreError, SummaryRow, TokenOutcome, REJECTED_DETAIL_MAX, REJECTED_PAYLOAD_MAX,
+    from_secs, key_from_row, migrations, org_from_row, seq_from_db, seq_to_db, to_secs, truncate_str, Agent, NewAgent,
+    NewToken, Outcome, Rejected, Store, StoreError, StoredSummary, SummaryRow, TokenOutcome, REJECTED_DETAIL_MAX,
+    REJECTED_PAYLOAD_MAX,
 };
 
 /// Advisory lock key held while migrating ("wijkpost" in ASCII).
@@ -229,6 +231,30 @@ impl Store for PgStore {
                 super::repeat_outcome(there, &row.digest)
             })
             .collect())
+    }
+
+    fn each_summary(
+        &mut self,
+        each: &mut dyn FnMut(StoredSummary) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let client = self.client()?;
+        let no_params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
+        let mut rows = client.query_raw(
+            "SELECT s.agent, s.seq, s.week, s.received_at, s.payload::text, a.org, a.sector, a.size_class, a.province
+             FROM summaries s JOIN agents a ON a.id = s.agent ORDER BY s.received_at, s.agent, s.seq",
+            no_params,
+        )?;
+        while let Some(r) = rows.next()? {
+            each(StoredSummary {
+                agent: r.get(0),
+                seq: seq_from_db(r.get(1))?,
+                week: r.get(2),
+                received_at: from_secs(r.get(3))?,
+                payload: r.get(4),
+                org: org_from_row(r.get(5), r.get(6), r.get(7), r.get(8))?,
+            })?;
+        }
+        Ok(())
     }
 
     fn count_summaries(&mut self) -> Result<u64, StoreError> {

@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
-    from_secs, key_from_row, migrations, org_from_row, seq_to_db, to_secs, truncate_str, Agent, NewAgent, NewToken,
-    Outcome, Rejected, Store, StoreError, SummaryRow, TokenOutcome, REJECTED_DETAIL_MAX, REJECTED_PAYLOAD_MAX,
+    from_secs, key_from_row, migrations, org_from_row, seq_from_db, seq_to_db, to_secs, truncate_str, Agent, NewAgent,
+    NewToken, Outcome, Rejected, Store, StoreError, StoredSummary, SummaryRow, TokenOutcome, REJECTED_DETAIL_MAX,
+    REJECTED_PAYLOAD_MAX,
 };
 use crate::org::Org;
 
@@ -213,6 +214,30 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(outcomes)
+    }
+
+    fn each_summary(
+        &mut self,
+        each: &mut dyn FnMut(StoredSummary) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut select = self.conn.prepare(
+            "SELECT s.agent, s.seq, s.week, s.received_at, s.payload, a.org, a.sector, a.size_class, a.province
+             FROM summaries s JOIN agents a ON a.id = s.agent ORDER BY s.received_at, s.rowid",
+        )?;
+        let mut rows = select.query([])?;
+        while let Some(r) = rows.next()? {
+            let org =
+                org_from_row(r.get(5)?, &r.get::<_, String>(6)?, &r.get::<_, String>(7)?, &r.get::<_, String>(8)?)?;
+            each(StoredSummary {
+                agent: r.get(0)?,
+                seq: seq_from_db(r.get(1)?)?,
+                week: r.get(2)?,
+                received_at: from_secs(r.get(3)?)?,
+                payload: r.get(4)?,
+                org,
+            })?;
+        }
+        Ok(())
     }
 
     fn count_summaries(&mut self) -> Result<u64, StoreError> {

@@ -363,6 +363,11 @@ impl Index {
     pub(crate) fn agent(&self, id: &str) -> Option<u32> {
         self.agent_ids.get(id).copied()
     }
+
+    /// Every agent with a summary in the index (pseudonymous ids; for advice, never for analysts).
+    pub fn agent_ids(&self) -> Vec<String> {
+        self.agents.iter().map(|a| a.id.clone()).collect()
+    }
 }
 
 /// Recomputes organisation `org`'s entry of `week` from its agents' entries. `changed` is the agent
