@@ -108,12 +108,15 @@ pub fn spawn_ingest(
     mut ingest: Ingest,
     mut queue: mpsc::Receiver<Message>,
     mut sink: Box<dyn ReceiptSink>,
-    runtime: tokio::runtime::Handle,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    // The thread's own clock for waiting on the queue with a time limit (independent of the
+    // service's runtime, which may be shutting down while the last batch is stored).
+    let waits = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
     std::thread::Builder::new().name("ingest".into()).spawn(move || {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
-            let first = match runtime.block_on(tokio::time::timeout(ADVICE_INTERVAL, queue.recv())) {
+            let next = waits.block_on(async { tokio::time::timeout(ADVICE_INTERVAL, queue.recv()).await });
+            let first = match next {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(_) => {

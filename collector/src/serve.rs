@@ -276,8 +276,8 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
             (Box::new(sink), public.unwrap_or_else(|| url.clone()))
         }
     };
-    let ingest = pipeline::spawn_ingest(ingest, queue_rx, sink, tokio::runtime::Handle::current())
-        .map_err(|e| ServeError::Task("ingest", e.to_string()))?;
+    let ingest =
+        pipeline::spawn_ingest(ingest, queue_rx, sink).map_err(|e| ServeError::Task("ingest", e.to_string()))?;
 
     let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public, trends };
     // One line tests and operators read: the address actually bound.
