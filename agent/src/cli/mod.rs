@@ -187,6 +187,10 @@ pub struct ScanArgs {
     /// Map voor report.json / directory for report.json.
     #[arg(long)]
     pub out: PathBuf,
+    /// Statusmap van `enroll`: het laatste advies van wijkpost komt in het rapport / state directory
+    /// of `enroll`: wijkpost's latest advice goes into the report ("how you compare").
+    #[arg(long)]
+    pub state: Option<PathBuf>,
     /// Poortprofiel (niet breder dan de toestemming) / port profile (not wider than the consent).
     #[arg(long, value_parser = parse_profile)]
     pub profile: Option<Profile>,

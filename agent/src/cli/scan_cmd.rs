@@ -48,6 +48,7 @@ pub fn run(args: ScanArgs, lang: Lang) -> anyhow::Result<i32> {
         progress: args.progress,
         lang,
         mode: if args.self_scan { "self" } else { "scan" },
+        comparison: args.state.as_deref().and_then(|dir| latest_advice(dir, lang)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let outcome = runtime.block_on(async {
@@ -103,4 +104,23 @@ async fn watch_signals(stop: CancellationToken, reason: StopReason) {
         _ = tokio::signal::ctrl_c() => reason.stop("ctrl-c", &stop),
         _ = term.recv() => reason.stop("sigterm", &stop),
     }
+}
+
+/// The advice stored in `state` (by `push`), if there is a readable one; a broken file is named on
+/// stderr and left out of the report.
+fn latest_advice(state: &std::path::Path, lang: Lang) -> Option<wijk_protocol::Advice> {
+    let path = state.join(crate::uplink::state::ADVICE);
+    let bytes = std::fs::read(&path).ok()?;
+    let advice = wijk_protocol::Advice::decode(&bytes);
+    if advice.is_none() {
+        eprintln!(
+            "{}: {}",
+            path.display(),
+            lang.pick(
+                "geen leesbaar advies van wijkpost; het rapport verschijnt zonder vergelijking",
+                "no readable advice from wijkpost; the report comes without the comparison",
+            )
+        );
+    }
+    advice
 }

@@ -112,5 +112,6 @@ pub fn report() -> Report {
         hosts,
         findings,
         stats: Stats { targets: 256, hosts_up: 3, open_tcp: 6, duration_s: 1800.0, ..Stats::default() },
+        comparison: None,
     }
 }

@@ -109,6 +109,9 @@ pub fn render(report: &Report, lang: Lang) -> String {
     );
     let groups = ranked(&report.findings);
     summary(&mut out, report, &groups, lang);
+    if let Some(advice) = &report.comparison {
+        super::compare_html::section(&mut out, advice, lang);
+    }
     weaknesses(&mut out, &groups, lang);
     hosts(&mut out, report, lang);
     footer(&mut out, report, lang);

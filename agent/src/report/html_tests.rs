@@ -106,3 +106,57 @@ fn an_empty_report_still_renders() {
     assert!(html.contains("This scan was interrupted") && html.contains("window-closed"));
     assert!(html.ends_with("</html>\n"));
 }
+
+fn advice() -> wijk_protocol::Advice {
+    use wijk_protocol::advice::{Link, Position, Priority};
+    use wijk_protocol::summary::Severity as Sev;
+    wijk_protocol::Advice {
+        schema: wijk_protocol::ADVICE_SCHEMA.into(),
+        agent: "aaaaaaaaaaaaaaaaaaaaaaaa".into(),
+        week: "2026-W49".into(),
+        k: 5,
+        peer_group: "gemeente, 10k-25k <b>".into(),
+        priorities: vec![
+            Priority {
+                id: "telnet-open".into(),
+                severity: Sev::High,
+                organisations_pct: Some(42),
+                links: vec![
+                    Link { title: "Gids \"telnet\" <uit>".into(), url: "https://vvsg.example/telnet?a=1&b=2".into() },
+                    Link { title: "geen link".into(), url: "javascript:alert(1)".into() },
+                ],
+            },
+            Priority { id: "smb1-enabled".into(), severity: Sev::Critical, organisations_pct: None, links: vec![] },
+        ],
+        position: vec![
+            Position { id: "telnet-open".into(), you_have_it: true, peers_fixed_pct: None },
+            Position { id: "smb1-enabled".into(), you_have_it: false, peers_fixed_pct: Some(60) },
+        ],
+    }
+}
+
+#[test]
+fn the_comparison_shows_wijkposts_advice_and_withheld_figures_as_below_k() {
+    let mut r = fixtures::report();
+    assert!(!render(&r, Lang::Nl).contains("id=\"compare\""), "no advice, no section");
+    r.comparison = Some(advice());
+    let nl = render(&r, Lang::Nl);
+    let section = &nl[nl.find("id=\"compare\"").expect("section")..];
+    let section = &section[..section.find("</section>").expect("end")];
+    assert!(section.contains("Hoe u zich verhoudt"));
+    assert!(section.contains("gemeente, 10k-25k &lt;b&gt;"), "peer group escaped");
+    assert!(section.contains("42 %"));
+    assert_eq!(section.matches("&lt; 5</td>").count(), 2, "both withheld figures read < k: {section}");
+    assert!(!section.contains(">0 %"), "never a zero for a withheld figure");
+    assert!(
+        section.contains("<a href=\"https://vvsg.example/telnet?a=1&amp;b=2\">Gids &quot;telnet&quot; &lt;uit&gt;</a>")
+    );
+    assert!(!section.contains("javascript:"), "only https links become links");
+    assert!(section.contains("<td>ja</td>") && section.contains("<td>nee</td>"));
+    let en = render(&r, Lang::En);
+    assert!(en.contains("How you compare") && en.contains("<td>yes</td>"));
+    // The JSON report carries it and reads back.
+    let json = serde_json::to_string(&r).expect("json");
+    let back: Report = serde_json::from_str(&json).expect("back");
+    assert_eq!(back.comparison, r.comparison);
+}

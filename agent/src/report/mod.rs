@@ -16,6 +16,7 @@
 //! texts ([`Finding::evidence_in`]), so a report can be shown in another language than the one it was
 //! evaluated in.
 
+mod compare_html;
 pub mod csv;
 pub mod diff;
 pub mod html;
@@ -63,6 +64,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Figures of the run.
     pub stats: Stats,
+    /// How this organisation compares with its sector: the latest advice wijkpost sent this agent
+    /// (`wijk.advice/1`, docs/protocol.md), when the scan had one (`scan --state DIR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<wijk_protocol::Advice>,
 }
 
 /// Which consent allowed the scan.

@@ -148,5 +148,6 @@ pub fn report(parts: Parts<'_>) -> Report {
         hosts,
         findings,
         stats,
+        comparison: None,
     }
 }

@@ -76,6 +76,8 @@ pub struct RunOptions {
     pub lang: Lang,
     /// `scan` or `self`.
     pub mode: &'static str,
+    /// wijkpost's latest advice, for the report's "how you compare" section.
+    pub comparison: Option<wijk_protocol::Advice>,
 }
 
 /// The finished (or interrupted) scan.
@@ -150,7 +152,7 @@ pub async fn execute(
     }
 
     let interrupted = if stop.is_cancelled() { Some(reason.get().unwrap_or_else(|| "stopped".into())) } else { None };
-    let report = assemble::report(assemble::Parts {
+    let mut report = assemble::report(assemble::Parts {
         plan: &plan,
         scan_id: scan_id.clone(),
         started_at,
@@ -160,6 +162,7 @@ pub async fn execute(
         interrupted: interrupted.clone(),
         lang: opts.lang,
     });
+    report.comparison = opts.comparison.clone();
     let written = match crate::report::write_all(&report, &opts.out_dir, opts.lang) {
         Ok(w) => w,
         Err(e) => {

@@ -47,6 +47,20 @@ pub struct BenchAgent {
     pub payloads: Vec<Vec<u8>>,
 }
 
+impl BenchAgent {
+    /// The same agent with only round `round` of its payloads (`per_round` each).
+    pub fn round(&self, round: usize, per_round: usize) -> BenchAgent {
+        let payloads = self.payloads.iter().skip(round * per_round).take(per_round).cloned().collect();
+        BenchAgent { state: self.state.clone(), id: self.id.clone(), payloads }
+    }
+}
+
+/// The median of `rates` (0 when empty).
+pub fn median(mut rates: Vec<f64>) -> f64 {
+    rates.sort_by(f64::total_cmp);
+    rates.get(rates.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// Enrolls `agents` agents at `collector` under `work`, and signs `per_agent` summaries of
 /// `report` for each.
 pub fn prepare(
