@@ -7,7 +7,8 @@
 //! - [`enroll`]: one-time tokens and the enrollment of an agent;
 //! - [`org`]: the closed vocabularies describing an organisation (sector, size class, province);
 //! - [`trends`]: the k-anonymous trends index over every stored summary, and the advice per agent;
-//! - [`web`]: the HTTP endpoint (`POST /v1/enroll`, `GET /healthz`);
+//! - [`users`]: dashboard users, roles and password hashes;
+//! - [`web`]: the HTTP endpoint (`POST /v1/enroll`, `GET /healthz`) and the dashboard;
 //! - [`serve`]: the long-running service, one cancellation tree over all its tasks;
 //! - [`cli`]: the command line; [`i18n`]: Dutch or English for people;
 //! - [`files`]: private directories and atomic writes.
@@ -25,6 +26,7 @@ pub mod pipeline;
 pub mod serve;
 pub mod store;
 pub mod trends;
+pub mod users;
 pub mod web;
 
 /// The summary schema this collector accepts.

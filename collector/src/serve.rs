@@ -258,7 +258,14 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
     let trends = Arc::new(std::sync::RwLock::new(
         crate::trends::Index::new(crate::trends::DEFAULT_K).map_err(|e| ServeError::Task("trends", e.to_string()))?,
     ));
-    let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public, trends };
+    let state = WebState {
+        store: Arc::new(Mutex::new(store)),
+        ca: Arc::new(ca),
+        broker_public,
+        trends,
+        stats: None,
+        dashboard: web::Dashboard::new(listener.url().starts_with("https:")),
+    };
     // One line tests and operators read: the address actually bound.
     tracing::info!("web listening on {}", listener.url());
     let token = tasks.token();
