@@ -7,11 +7,13 @@
 
 use maud::{html, Markup};
 
-/// Width and height of a line chart's plot, in SVG units.
+/// Width and height of a chart, in SVG units.
 const W: f64 = 640.0;
 const H: f64 = 220.0;
 /// Margins: left (axis labels), top, bottom (week labels).
-const LEFT: f64 = 44.0;
+const LEFT: f64 = 58.0;
+/// Right margin (room for the last week's label).
+const RIGHT: f64 = 34.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 40.0;
 
@@ -27,6 +29,15 @@ pub struct Point {
 fn fmt_value(v: f64, percent: bool) -> String {
     if percent {
         format!("{v:.1} %")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+/// An axis label: whole numbers.
+fn axis_value(v: f64, percent: bool) -> String {
+    if percent {
+        format!("{v:.0} %")
     } else {
         format!("{v:.0}")
     }
@@ -51,7 +62,7 @@ fn y_max(points: &[Point], percent: bool) -> f64 {
 pub fn line(title: &str, points: &[Point], percent: bool, k: u32) -> Markup {
     let top = y_max(points, percent);
     let n = points.len().max(1) as f64;
-    let x = |i: usize| LEFT + (W - LEFT - 8.0) * if n > 1.0 { i as f64 / (n - 1.0) } else { 0.5 };
+    let x = |i: usize| LEFT + (W - LEFT - RIGHT) * if n > 1.0 { i as f64 / (n - 1.0) } else { 0.5 };
     let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - (v / top).clamp(0.0, 1.0));
     // Runs of consecutive shown points become one polyline each.
     let mut runs: Vec<String> = Vec::new();
@@ -71,8 +82,8 @@ pub fn line(title: &str, points: &[Point], percent: bool, k: u32) -> Markup {
         svg class="chart line" role="img" viewBox={"0 0 " (W) " " (H)} xmlns="http://www.w3.org/2000/svg" {
             title { (title) }
             @for tick in [0.0, 0.5, 1.0] {
-                line class="grid" x1=(LEFT) x2=(W - 8.0) y1=(y(top * tick)) y2=(y(top * tick)) {}
-                text class="axis" x=(LEFT - 4.0) y=(y(top * tick) + 4.0) text-anchor="end" { (fmt_value(top * tick, percent)) }
+                line class="grid" x1=(LEFT) x2=(W - RIGHT) y1=(y(top * tick)) y2=(y(top * tick)) {}
+                text class="axis" x=(LEFT - 4.0) y=(y(top * tick) + 4.0) text-anchor="end" { (axis_value(top * tick, percent)) }
             }
             @for run in &runs { polyline class="series" points=(run.trim_end()) {} }
             @for (i, p) in points.iter().enumerate() {

@@ -97,7 +97,7 @@ pub async fn advice(State(state): State<WebState>, viewer: Viewer, uri: Uri, Que
                 @let points: Vec<Point> = p.ranked.iter().map(|r| Point { label: r.id.clone(), value: r.prevalence.value().map(|s| s.pct) }).collect();
                 (charts::bars(ctx.l("Prioriteiten", "Priorities"), &points, true, k))
                 (table::priorities(p).html(lang))
-                (csv_link(lang, "priorities", &ctx.params, &[]))
+                (csv_link(lang, "priorities", &ctx.params, &[("top", &top.to_string())]))
             }
         }
     };

@@ -28,6 +28,13 @@ form.filters label{display:flex;flex-direction:column;font-size:.85rem} .note{co
 .error{background:#fdd;padding:.5rem 1rem}
 ";
 
+/// `GET /favicon.svg`: a small house, in the header's colour.
+pub async fn favicon() -> impl axum::response::IntoResponse {
+    const SVG: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">\
+        <path fill=\"#0b4f6c\" d=\"M8 1 1 7h2v8h4v-5h2v5h4V7h2z\"/></svg>";
+    ([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], SVG)
+}
+
 /// What the frame needs to know about the request.
 #[derive(Debug, Clone, Copy)]
 pub struct Frame<'a> {
@@ -61,6 +68,7 @@ pub fn page(frame: &Frame<'_>, title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " — wijkpost" }
+                link rel="icon" href="/favicon.svg" type="image/svg+xml";
                 style { (PreEscaped(CSS)) }
             }
             body {

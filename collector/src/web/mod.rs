@@ -111,6 +111,8 @@ impl Dashboard {
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/favicon.svg", get(layout::favicon))
+        .route("/favicon.ico", get(|| async { axum::http::StatusCode::NO_CONTENT }))
         .route("/v1/enroll", post(enroll::enroll))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))

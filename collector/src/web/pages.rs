@@ -122,8 +122,8 @@ pub async fn overview(
             h2 { (ctx.l("Samenvattingen per week", "Summaries per week")) }
             (charts::line(ctx.l("Samenvattingen per week", "Summaries per week"), &sums, false, k))
             (table::participation(&weeks).html(ctx.viewer.lang))
-            (csv_link(ctx.viewer.lang, "participation", &ctx.params, &[]))
         }
+        (csv_link(ctx.viewer.lang, "participation", &ctx.params, &[]))
     };
     ctx.render(ctx.l("Overzicht", "Overview"), body)
 }

@@ -8,6 +8,7 @@
 
 use maud::{html, Markup};
 
+use super::words;
 use crate::i18n::Lang;
 use crate::trends::{Breakdown, Cell, Priorities, Share, WeekParticipation, WeekPrevalence, WeekShares};
 
@@ -43,7 +44,9 @@ impl Table {
                 thead { tr { @for c in &self.columns { th scope="col" { (heading(c, lang)) } } } }
                 tbody {
                     @for row in &self.rows {
-                        tr { @for cell in row { td class=[(cell.starts_with('<')).then_some("suppressed")] { (cell) } } }
+                        tr { @for (column, cell) in self.columns.iter().zip(row) {
+                            td class=[(cell.starts_with('<')).then_some("suppressed")] { (shown(column, cell, lang)) }
+                        } }
                     }
                 }
             }
@@ -61,6 +64,16 @@ pub fn csv_cell(text: &str) -> String {
         format!("\"{}\"", defused.replace('"', "\"\""))
     } else {
         defused
+    }
+}
+
+/// A cell as people read it: groups, severities and TLS checks translated, the rest as is.
+fn shown(column: &str, cell: &str, lang: Lang) -> String {
+    match column {
+        "group" => words::group(cell, lang),
+        "severity" => words::severity(cell, lang).to_string(),
+        "name" => words::tls_check(cell, lang),
+        _ => cell.to_string(),
     }
 }
 

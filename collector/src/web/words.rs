@@ -48,6 +48,18 @@ pub fn tls_check(slug: &str, lang: Lang) -> String {
     }
 }
 
+/// A severity slug as people read it.
+pub fn severity(slug: &str, lang: Lang) -> &str {
+    match slug {
+        "info" => "info",
+        "low" => lang.pick("laag", "low"),
+        "medium" => lang.pick("middel", "medium"),
+        "high" => lang.pick("hoog", "high"),
+        "critical" => lang.pick("kritiek", "critical"),
+        other => other,
+    }
+}
+
 /// A breakdown dimension's name.
 pub fn dimension(slug: &str, lang: Lang) -> &'static str {
     match slug {
