@@ -8,7 +8,8 @@
 //! - [`org`]: the closed vocabularies describing an organisation (sector, size class, province);
 //! - [`trends`]: the k-anonymous trends index over every stored summary, and the advice per agent;
 //!   [`feed`] keeps it current (loaded from the store, fed by ingest) and makes the advice due;
-//! - [`web`]: the HTTP endpoint (`POST /v1/enroll`, `GET /healthz`);
+//! - [`users`]: dashboard users, roles and password hashes;
+//! - [`web`]: the HTTP endpoint (`POST /v1/enroll`, `GET /healthz`) and the dashboard;
 //! - [`serve`]: the long-running service, one cancellation tree over all its tasks;
 //! - [`cli`]: the command line; [`i18n`]: Dutch or English for people;
 //! - [`files`]: private directories and atomic writes.
@@ -27,6 +28,7 @@ pub mod pipeline;
 pub mod serve;
 pub mod store;
 pub mod trends;
+pub mod users;
 pub mod web;
 
 /// The summary schema this collector accepts.

@@ -233,8 +233,8 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
     let mut tasks = Tasks::new(cancel);
     // The pipeline: broker → bounded queue → ingest thread → receipts back through the broker.
     let (queue_tx, queue_rx) = tokio::sync::mpsc::channel(pipeline::QUEUE);
-    let ingest = crate::ingest::Ingest::new(ingest_store, Arc::new(crate::ingest::Stats::default()))
-        .with_feed(Feed::new(trends.clone(), toolkit));
+    let stats = Arc::new(crate::ingest::Stats::default());
+    let ingest = crate::ingest::Ingest::new(ingest_store, stats.clone()).with_feed(Feed::new(trends.clone(), toolkit));
     let token = tasks.token();
     let (sink, broker_public): (Box<dyn pipeline::ReceiptSink>, String) = match &cfg.external_broker {
         None => {
@@ -279,7 +279,14 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
     let ingest =
         pipeline::spawn_ingest(ingest, queue_rx, sink).map_err(|e| ServeError::Task("ingest", e.to_string()))?;
 
-    let state = WebState { store: Arc::new(Mutex::new(store)), ca: Arc::new(ca), broker_public, trends };
+    let state = WebState {
+        store: Arc::new(Mutex::new(store)),
+        ca: Arc::new(ca),
+        broker_public,
+        trends,
+        stats: Some(stats),
+        dashboard: web::Dashboard::new(listener.url().starts_with("https:")),
+    };
     // One line tests and operators read: the address actually bound.
     tracing::info!("web listening on {}", listener.url());
     let token = tasks.token();

@@ -4,6 +4,7 @@
 
 mod serve_cmd;
 mod token_cmd;
+mod user_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,6 +34,57 @@ pub enum Command {
     Token(TokenArgs),
     /// Draait wijkpost: inschrijving en web (later ook broker en ontvangst) / runs the service.
     Serve(ServeArgs),
+    /// Beheert gebruikers van het dashboard / manages dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `wijkpost user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Maakt een gebruiker; wachtwoord via stdin of WIJKPOST_PASSWORD / adds a user; the password
+    /// comes from stdin (first line) or the WIJKPOST_PASSWORD environment variable, never an argument.
+    Add(UserAddArgs),
+    /// Toont de gebruikers / lists the users.
+    List(UserDbArgs),
+    /// Schakelt een gebruiker uit (sessies stoppen) / disables a user (their sessions end).
+    Disable(UserNameArgs),
+}
+
+/// Where the users are.
+#[derive(Debug, Args)]
+pub struct UserDbArgs {
+    /// Gegevensmap / data directory.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Databank / database: sqlite:PATH (standaard / default DATA/wijkpost.db) of / or postgres://…
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+/// `wijkpost user add ...`
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// Gegevensmap en databank / data directory and database.
+    #[command(flatten)]
+    pub db: UserDbArgs,
+    /// Gebruikersnaam (a-z, 0-9, . _ -) / user name.
+    #[arg(long)]
+    pub name: String,
+    /// Rol / role: admin, analyst.
+    #[arg(long)]
+    pub role: crate::users::Role,
+}
+
+/// `wijkpost user disable ...`
+#[derive(Debug, Args)]
+pub struct UserNameArgs {
+    /// Gegevensmap en databank / data directory and database.
+    #[command(flatten)]
+    pub db: UserDbArgs,
+    /// Gebruikersnaam / user name.
+    #[arg(long)]
+    pub name: String,
 }
 
 /// `wijkpost token ...`
@@ -108,6 +160,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Token(args) => token_cmd::run(args, cli.lang),
         Command::Serve(args) => serve_cmd::run(args, cli.lang),
+        Command::User(cmd) => user_cmd::run(cmd, cli.lang),
     }
 }
 

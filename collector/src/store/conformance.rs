@@ -211,3 +211,36 @@ pub fn one_consumer_wins(open: &(dyn Fn() -> Box<dyn Store> + Sync)) {
     let used = outcomes.iter().filter(|o| **o == TokenOutcome::Used).count();
     assert_eq!((won, used), (1, 3), "{outcomes:?}");
 }
+
+/// Users: created once per name, read back, disabled; agents and tokens listed for administrators
+/// (tokens without their secret hash).
+pub fn users_and_listings(store: &mut dyn Store) {
+    use crate::users::{NewUser, Role};
+    let user = |name: &str, role| NewUser {
+        name: name.into(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ${name}"),
+        role,
+        created_at: now(),
+    };
+    assert!(store.insert_user(&user("piet", Role::Analyst)).expect("insert"));
+    assert!(store.insert_user(&user("an", Role::Admin)).expect("insert"));
+    assert!(!store.insert_user(&user("an", Role::Analyst)).expect("taken"), "a name is taken once");
+    let an = store.user("an").expect("read").expect("there");
+    assert_eq!((an.role, an.disabled, an.created_at), (Role::Admin, false, now()));
+    assert!(an.password_hash.ends_with("$an"));
+    assert_eq!(store.user("nobody").expect("read"), None);
+    assert!(store.set_user_disabled("piet", true).expect("disable"));
+    assert!(!store.set_user_disabled("nobody", true).expect("disable"));
+    let all = store.users().expect("list");
+    let names: Vec<(&str, bool)> = all.iter().map(|u| (u.name.as_str(), u.disabled)).collect();
+    assert_eq!(names, vec![("an", false), ("piet", true)]);
+
+    enrolled(store, "bbbbbbbbbbbbbbbbbbbbbbbb");
+    let agents = store.agents().expect("agents");
+    assert_eq!(agents.len(), 1);
+    assert_eq!((agents[0].id.as_str(), &agents[0].org), ("bbbbbbbbbbbbbbbbbbbbbbbb", &org()));
+    let tokens = store.tokens().expect("tokens");
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0].used_by.as_deref(), Some("bbbbbbbbbbbbbbbbbbbbbbbb"));
+    assert!(tokens[0].used_at.is_some());
+}

@@ -61,6 +61,14 @@ pub const SQLITE: &[&str] = &[
     // 2: the digest of each summary, to tell a resend from a replayed seq with other content
     // (rows from before have none: '' compares as a resend).
     "ALTER TABLE summaries ADD COLUMN digest TEXT NOT NULL DEFAULT '';",
+    // 3: dashboard users (argon2id PHC hashes, never passwords).
+    "CREATE TABLE users (
+        name          TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'analyst')),
+        created_at    INTEGER NOT NULL,
+        disabled      INTEGER NOT NULL DEFAULT 0
+    );",
 ];
 
 /// PostgreSQL steps.
@@ -113,6 +121,14 @@ pub const POSTGRES: &[&str] = &[
     );",
     // 2: as SQLITE step 2.
     "ALTER TABLE summaries ADD COLUMN digest TEXT NOT NULL DEFAULT '';",
+    // 3: as SQLITE step 3.
+    "CREATE TABLE users (
+        name          TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'analyst')),
+        created_at    BIGINT NOT NULL,
+        disabled      BOOLEAN NOT NULL DEFAULT FALSE
+    );",
 ];
 
 /// The table recording applied steps (the same SQL for both backends).

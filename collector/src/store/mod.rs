@@ -19,6 +19,7 @@
 //! | `summaries` | `(agent, seq)` once: `week`, `received_at`, `payload` (the validated summary JSON) |
 //! | `rejected` | the newest rejected payloads (bounded): `agent`, `topic`, `reason`, `detail`, `received_at`, `payload` (first 4 KiB) |
 //! | `rejected_counts` | `reason`, `count`: every rejection ever, never trimmed |
+//! | `users` | dashboard users: `name`, `password_hash` (argon2id PHC string), `role` (`admin` \| `analyst`), `created_at`, `disabled` |
 
 pub mod migrations;
 pub mod postgres;
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::org::Org;
+use crate::users::{NewUser, User};
 
 /// File name of the SQLite database inside the data directory.
 pub const SQLITE_FILE: &str = "wijkpost.db";
@@ -317,6 +319,41 @@ pub trait Store: Send {
 
     /// The newest kept rejected payloads, newest first.
     fn recent_rejected(&mut self, limit: usize) -> Result<Vec<Rejected>, StoreError>;
+
+    /// Adds a dashboard user; `false` (and nothing changed) when the name is taken.
+    fn insert_user(&mut self, user: &NewUser) -> Result<bool, StoreError>;
+
+    /// The user `name`, if any (disabled ones too).
+    fn user(&mut self, name: &str) -> Result<Option<User>, StoreError>;
+
+    /// Every user, by name.
+    fn users(&mut self) -> Result<Vec<User>, StoreError>;
+
+    /// Disables (or enables again) the user `name`; `false` when there is no such user.
+    fn set_user_disabled(&mut self, name: &str, disabled: bool) -> Result<bool, StoreError>;
+
+    /// Every enrolled agent, by enrollment time (for administrators only: names organisations).
+    fn agents(&mut self) -> Result<Vec<Agent>, StoreError>;
+
+    /// Every issued token without its secret hash, newest first (for administrators only).
+    fn tokens(&mut self) -> Result<Vec<TokenInfo>, StoreError>;
+}
+
+/// An issued token as administrators see it (never the secret or its hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Token id.
+    pub id: String,
+    /// Who it is for.
+    pub org: Org,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When it was used, if it was.
+    pub used_at: Option<DateTime<Utc>>,
+    /// The agent it enrolled, if any.
+    pub used_by: Option<String>,
 }
 
 /// `s` cut to at most `max` bytes at a character boundary.

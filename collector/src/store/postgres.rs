@@ -17,9 +17,10 @@ use postgres::{Client, GenericClient, NoTls};
 
 use super::{
     from_secs, key_from_row, migrations, org_from_row, seq_from_db, seq_to_db, to_secs, truncate_str, Agent, NewAgent,
-    NewToken, Outcome, Rejected, Store, StoreError, StoredSummary, SummaryRow, TokenOutcome, REJECTED_DETAIL_MAX,
-    REJECTED_PAYLOAD_MAX,
+    NewToken, Outcome, Rejected, Store, StoreError, StoredSummary, SummaryRow, TokenInfo, TokenOutcome,
+    REJECTED_DETAIL_MAX, REJECTED_PAYLOAD_MAX,
 };
+use crate::users::{NewUser, User};
 
 /// Advisory lock key held while migrating ("wijkpost" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7769_6a6b_706f_7374;
@@ -307,6 +308,81 @@ impl Store for PgStore {
                     received_at: from_secs(r.get(4))?,
                     payload: r.get(5),
                 })
+            })
+            .collect()
+    }
+
+    fn insert_user(&mut self, u: &NewUser) -> Result<bool, StoreError> {
+        let n = self.client()?.execute(
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            &[&u.name, &u.password_hash, &u.role.as_str(), &to_secs(u.created_at)],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn user(&mut self, name: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.users_where("WHERE name = $1", name)?.pop())
+    }
+
+    fn users(&mut self) -> Result<Vec<User>, StoreError> {
+        self.users_where("WHERE $1::text = $1::text", "")
+    }
+
+    fn set_user_disabled(&mut self, name: &str, disabled: bool) -> Result<bool, StoreError> {
+        Ok(self.client()?.execute("UPDATE users SET disabled = $1 WHERE name = $2", &[&disabled, &name])? == 1)
+    }
+
+    fn agents(&mut self) -> Result<Vec<Agent>, StoreError> {
+        let rows = self.client()?.query(
+            "SELECT id, signing_key, cert_serial, org, sector, size_class, province, enrolled_at FROM agents
+             ORDER BY enrolled_at, id",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(Agent {
+                    id: r.get(0),
+                    signing_key: key_from_row(r.get::<_, &[u8]>(1))?,
+                    cert_serial: r.get(2),
+                    org: org_from_row(r.get(3), r.get(4), r.get(5), r.get(6))?,
+                    enrolled_at: from_secs(r.get(7))?,
+                })
+            })
+            .collect()
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = self.client()?.query(
+            "SELECT id, org, sector, size_class, province, created_at, expires_at, used_at, used_by FROM tokens
+             ORDER BY created_at DESC, id",
+            &[],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.get(0),
+                    org: org_from_row(r.get(1), r.get(2), r.get(3), r.get(4))?,
+                    created_at: from_secs(r.get(5))?,
+                    expires_at: from_secs(r.get(6))?,
+                    used_at: r.get::<_, Option<i64>>(7).map(from_secs).transpose()?,
+                    used_by: r.get(8),
+                })
+            })
+            .collect()
+    }
+}
+
+impl PgStore {
+    /// Users matching `condition` (with one text parameter), by name.
+    fn users_where(&mut self, condition: &str, param: &str) -> Result<Vec<User>, StoreError> {
+        let sql =
+            format!("SELECT name, password_hash, role, created_at, disabled FROM users {condition} ORDER BY name");
+        let rows = self.client()?.query(&sql, &[&param])?;
+        rows.iter()
+            .map(|r| {
+                let (name, role): (String, String) = (r.get(0), r.get(2));
+                let role = role.parse().map_err(|_| StoreError::Damaged(format!("role {role:?} of user {name:?}")))?;
+                Ok(User { name, password_hash: r.get(1), role, created_at: from_secs(r.get(3))?, disabled: r.get(4) })
             })
             .collect()
     }

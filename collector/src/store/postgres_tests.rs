@@ -104,6 +104,12 @@ fn summaries() {
 }
 
 #[test]
+fn users_and_listings() {
+    let Some(db) = TestDb::create() else { return };
+    conformance::users_and_listings(&mut db.open());
+}
+
+#[test]
 fn rejected() {
     let Some(db) = TestDb::create() else { return };
     conformance::rejected_is_bounded(&mut db.open());

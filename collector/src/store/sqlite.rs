@@ -11,10 +11,11 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
     from_secs, key_from_row, migrations, org_from_row, seq_from_db, seq_to_db, to_secs, truncate_str, Agent, NewAgent,
-    NewToken, Outcome, Rejected, Store, StoreError, StoredSummary, SummaryRow, TokenOutcome, REJECTED_DETAIL_MAX,
-    REJECTED_PAYLOAD_MAX,
+    NewToken, Outcome, Rejected, Store, StoreError, StoredSummary, SummaryRow, TokenInfo, TokenOutcome,
+    REJECTED_DETAIL_MAX, REJECTED_PAYLOAD_MAX,
 };
 use crate::org::Org;
+use crate::users::{NewUser, User};
 
 /// How long a connection waits for another one's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -296,6 +297,97 @@ impl Store for SqliteStore {
         }
         Ok(out)
     }
+
+    fn insert_user(&mut self, u: &NewUser) -> Result<bool, StoreError> {
+        let n = self.conn.execute(
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            params![u.name, u.password_hash, u.role.as_str(), to_secs(u.created_at)],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn user(&mut self, name: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.users_where("WHERE name = ?1", name)?.pop())
+    }
+
+    fn users(&mut self) -> Result<Vec<User>, StoreError> {
+        self.users_where("WHERE ?1 = ?1", "")
+    }
+
+    fn set_user_disabled(&mut self, name: &str, disabled: bool) -> Result<bool, StoreError> {
+        Ok(self.conn.execute("UPDATE users SET disabled = ?1 WHERE name = ?2", params![disabled, name])? == 1)
+    }
+
+    fn agents(&mut self) -> Result<Vec<Agent>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, signing_key, cert_serial, org, sector, size_class, province, enrolled_at FROM agents
+             ORDER BY enrolled_at, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, String>(2)?,
+                [r.get::<_, String>(3)?, r.get(4)?, r.get(5)?, r.get(6)?],
+                r.get::<_, i64>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, key, cert_serial, [name, sector, size, province], at) = row?;
+            let org = org_from_row(name, &sector, &size, &province)?;
+            out.push(Agent { id, signing_key: key_from_row(&key)?, cert_serial, org, enrolled_at: from_secs(at)? });
+        }
+        Ok(out)
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenInfo>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, org, sector, size_class, province, created_at, expires_at, used_at, used_by FROM tokens
+             ORDER BY created_at DESC, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                [r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?],
+                [r.get::<_, i64>(5)?, r.get(6)?],
+                r.get::<_, Option<i64>>(7)?,
+                r.get::<_, Option<String>>(8)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, [name, sector, size, province], [created, expires], used_at, used_by) = row?;
+            out.push(TokenInfo {
+                id,
+                org: org_from_row(name, &sector, &size, &province)?,
+                created_at: from_secs(created)?,
+                expires_at: from_secs(expires)?,
+                used_at: used_at.map(from_secs).transpose()?,
+                used_by,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl SqliteStore {
+    /// Users matching `condition` (with one parameter), by name.
+    fn users_where(&self, condition: &str, param: &str) -> Result<Vec<User>, StoreError> {
+        let sql =
+            format!("SELECT name, password_hash, role, created_at, disabled FROM users {condition} ORDER BY name");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([param], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, password_hash, role, at, disabled): (_, _, String, i64, bool) = row?;
+            let role = role.parse().map_err(|_| StoreError::Damaged(format!("role {role:?} of user {name:?}")))?;
+            out.push(User { name, password_hash, role, created_at: from_secs(at)?, disabled });
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -354,6 +446,11 @@ mod tests {
     #[test]
     fn rejected() {
         conformance::rejected_is_bounded(&mut open().1);
+    }
+
+    #[test]
+    fn users_and_listings() {
+        conformance::users_and_listings(&mut open().1);
     }
 
     /// A measurement, not a check (speed is the benchmark's business):
