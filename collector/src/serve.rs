@@ -194,6 +194,24 @@ pub fn cancel_on_signals(cancel: CancellationToken) {
 
 /// Runs the service until `cancel` (or a failing part) stops it.
 pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), ServeError> {
+    run_reporting(cfg, cancel, None).await
+}
+
+/// Where a started service can be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addresses {
+    /// The web side (`http://…` or `https://…`).
+    pub web: String,
+    /// The broker address handed to agents (`mqtts://…`).
+    pub broker: String,
+}
+
+/// As [`run`], and once everything listens, sends where to `ready`.
+pub async fn run_reporting(
+    cfg: ServeConfig,
+    cancel: CancellationToken,
+    ready: Option<tokio::sync::oneshot::Sender<Addresses>>,
+) -> Result<(), ServeError> {
     let mut names = cfg.server_names.clone();
     let public = cfg.broker_public.clone().or_else(|| cfg.external_broker.clone());
     let host = match &public {
@@ -279,6 +297,7 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
     let ingest =
         pipeline::spawn_ingest(ingest, queue_rx, sink).map_err(|e| ServeError::Task("ingest", e.to_string()))?;
 
+    let addresses = Addresses { web: listener.url(), broker: broker_public.clone() };
     let state = WebState {
         store: Arc::new(Mutex::new(store)),
         ca: Arc::new(ca),
@@ -291,6 +310,9 @@ pub async fn run(cfg: ServeConfig, cancel: CancellationToken) -> Result<(), Serv
     tracing::info!("web listening on {}", listener.url());
     let token = tasks.token();
     tasks.spawn("web", async move { Ok(listener.serve(web::router(state), token).await?) });
+    if let Some(ready) = ready {
+        let _ = ready.send(addresses);
+    }
     let result = tasks.run().await;
     // The broker reader has ended, so the queue is closed: let the ingest thread finish its batch
     // (and log its figures) before the process ends.

@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 done (for `serve`: stopped by SIGTERM or Ctrl-C); 1 error; 2 usage error (clap).
 
+mod demo_cmd;
 mod serve_cmd;
 mod token_cmd;
 mod user_cmd;
@@ -32,11 +33,31 @@ pub struct Cli {
 pub enum Command {
     /// Maakt een eenmalig inschrijvingstoken voor een organisatie / issues a one-time enrollment token.
     Token(TokenArgs),
-    /// Draait wijkpost: inschrijving en web (later ook broker en ontvangst) / runs the service.
+    /// Draait wijkpost: broker, ontvangst, inschrijving en dashboard / runs the service.
     Serve(ServeArgs),
+    /// Alles op deze machine in één opdracht: wijkpost, een agent die zich inschrijft, deze machine
+    /// scant en zijn samenvatting stuurt, en het dashboard / the whole pipeline on this machine.
+    Demo(DemoArgs),
     /// Beheert gebruikers van het dashboard / manages dashboard users.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+/// `wijkpost demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Gegevensmap van de demo / the demo's data directory.
+    #[arg(long, default_value = "wijkpost-demo")]
+    pub data: PathBuf,
+    /// Adres van het dashboard / dashboard address (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub web: SocketAddr,
+    /// Adres van de ingebouwde broker / embedded broker address (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8883")]
+    pub mqtt: SocketAddr,
+    /// Het wijkagent-programma (standaard: naast wijkpost, anders in PATH) / the wijkagent program.
+    #[arg(long, env = "WIJKAGENT_BIN")]
+    pub agent: Option<PathBuf>,
 }
 
 /// `wijkpost user ...`
@@ -160,6 +181,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Token(args) => token_cmd::run(args, cli.lang),
         Command::Serve(args) => serve_cmd::run(args, cli.lang),
+        Command::Demo(args) => demo_cmd::run(args, cli.lang),
         Command::User(cmd) => user_cmd::run(cmd, cli.lang),
     }
 }
