@@ -17,7 +17,7 @@ struct Demo(Child);
 
 impl Drop for Demo {
     fn drop(&mut self) {
-        // SAFETY-free: a signal to our own child.
+        // SIGTERM, as an operator stops it; then wait for it to end.
         let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
         let _ = self.0.wait();
     }
