@@ -6,6 +6,7 @@
 //! - [`wire`]: counting the agent's packets on the wire with tcpdump, in one-second buckets.
 //! - [`identify`]: the `services` job: service identification against `nmap -sV`, in the services lab.
 //! - [`testssl`]: the `tls` job: TLS versions and certificate verdicts against testssl.sh.
+//! - [`trends`]: the `trends` job: the dashboard's answer times over five synthetic years.
 //! - [`uplink`]: the `uplink` job: summaries per second agent → wijkpost → receipt, beside the raw broker rate.
 //!
 //! The program is `tests/src/bin/wijk-bench.rs`; run it with `tests/bench` (README, "Performance").
@@ -15,6 +16,7 @@ pub mod measure;
 pub mod nmap;
 pub mod nmap_db;
 pub mod testssl;
+pub mod trends;
 pub mod uplink;
 pub mod wire;
 
