@@ -229,7 +229,7 @@ pub async fn read_external(
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let message = Message { topic: p.topic, payload: p.payload.to_vec() };
+                let message = Message::new(p.topic, p.payload.to_vec());
                 if queue.send(message).await.is_err() {
                     return;
                 }

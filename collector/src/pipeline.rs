@@ -78,7 +78,7 @@ pub async fn read_embedded(mut link_rx: LinkRx, queue: mpsc::Sender<Message>, ca
                     continue;
                 }
                 let topic = String::from_utf8_lossy(topic).into_owned();
-                let message = Message { topic, payload: forward.publish.payload.to_vec() };
+                let message = Message::new(topic, forward.publish.payload.to_vec());
                 if queue.send(message).await.is_err() {
                     return;
                 }

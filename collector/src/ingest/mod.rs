@@ -38,6 +38,15 @@ pub struct Message {
     pub topic: String,
     /// Payload.
     pub payload: Vec<u8>,
+    /// When wijkpost read it from the broker (for the ingest lag).
+    pub received: std::time::Instant,
+}
+
+impl Message {
+    /// A message read now.
+    pub fn new(topic: String, payload: Vec<u8>) -> Message {
+        Message { topic, payload, received: std::time::Instant::now() }
+    }
 }
 
 /// A receipt to publish.
@@ -60,6 +69,8 @@ pub struct Stats {
     pub rejected: Mutex<HashMap<String, u64>>,
     /// Batches the store failed to take.
     pub store_failures: AtomicU64,
+    /// The last stored batch's lag, ms: from reading its oldest message to having stored it.
+    pub lag_ms: AtomicU64,
 }
 
 impl Stats {
@@ -187,6 +198,10 @@ impl Ingest {
         }
         if let Some(feed) = &mut self.feed {
             feed.add(stored);
+        }
+        if let Some(oldest) = batch.iter().map(|m| m.received).min() {
+            let lag = u64::try_from(oldest.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.stats.lag_ms.store(lag, Ordering::Relaxed);
         }
         let mut receipts = Vec::with_capacity(batch.len());
         for verdict in settled {

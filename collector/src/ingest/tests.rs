@@ -55,7 +55,7 @@ fn summary(agent: &str, seq: u64) -> Summary {
 }
 
 fn message(agent: &str, payload: Vec<u8>) -> Message {
-    Message { topic: topics::summary(agent), payload }
+    Message::new(topics::summary(agent), payload)
 }
 
 fn signed(agent: &str, seq: u64) -> Vec<u8> {
@@ -120,7 +120,7 @@ fn bad_input_is_refused_with_its_reason_and_nothing_else_is_disturbed() {
         message(A, sql.into_bytes()),
         message(B, signed(B, 1)),
         message(B, signed(A, 9)),
-        Message { topic: "/tenants/aaaaaaaaaaaaaaaaaaaaaaaa/wijk/v1/receipt".into(), payload: signed(A, 10) },
+        Message::new("/tenants/aaaaaaaaaaaaaaaaaaaaaaaa/wijk/v1/receipt".into(), signed(A, 10)),
         message(A, signed(A, 11)),
     ];
     let receipts = ingest.handle(&batch, now()).expect("handled");
@@ -211,4 +211,16 @@ fn ingest_rate() {
         total as f64 / elapsed.as_secs_f64(),
         elapsed.as_secs_f64() * 1e6 / total as f64
     );
+}
+
+#[test]
+fn the_lag_is_measured_from_reading_the_oldest_message_of_a_batch() {
+    let (_dir, mut ingest, stats) = setup();
+    let mut old = message(A, signed(A, 1));
+    old.received = std::time::Instant::now().checked_sub(std::time::Duration::from_secs(2)).expect("2 s ago");
+    ingest.handle(&[message(A, signed(A, 2)), old], now()).expect("handled");
+    let lag = stats.lag_ms.load(Ordering::Relaxed);
+    assert!((2000..10_000).contains(&lag), "lag {lag} ms");
+    ingest.handle(&[message(A, signed(A, 3))], now()).expect("handled");
+    assert!(stats.lag_ms.load(Ordering::Relaxed) < 2000, "the next batch has its own lag");
 }

@@ -93,6 +93,14 @@ pub async fn metrics(State(state): State<WebState>, headers: HeaderMap, admin: R
     metric("wijkpost_trends_k", "gauge", "The k of k-anonymity in force.", vec![(String::new(), u64::from(k))]);
     let sessions = state.dashboard.sessions.count(Instant::now()) as u64;
     metric("wijkpost_dashboard_sessions", "gauge", "Live dashboard sessions.", vec![(String::new(), sessions)]);
+    if let Some(stats) = &state.stats {
+        let lag = stats.lag_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+        let _ = writeln!(
+            out,
+            "# HELP wijkpost_ingest_lag_seconds The last stored batch: from reading its oldest summary to storing it.\n\
+             # TYPE wijkpost_ingest_lag_seconds gauge\nwijkpost_ingest_lag_seconds {lag:.3}"
+        );
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out).into_response()
 }
 

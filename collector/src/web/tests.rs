@@ -61,6 +61,7 @@ pub(super) fn harness(k: u32, rows: &[FactRow], idle: Duration) -> Harness {
     let ca = crate::ca::Ca::open_or_create(&tmp.path().join("ca")).expect("ca");
     let stats = Arc::new(Stats::default());
     stats.stored.store(7, std::sync::atomic::Ordering::Relaxed);
+    stats.lag_ms.store(1250, std::sync::atomic::Ordering::Relaxed);
     let state = WebState {
         store: Arc::new(Mutex::new(Box::new(store) as Box<dyn Store>)),
         ca: Arc::new(ca),
@@ -294,6 +295,11 @@ async fn metrics_need_an_admin_and_speak_prometheus() {
     assert_eq!(m.status, StatusCode::OK);
     assert!(
         m.body.contains("# TYPE wijkpost_ingest_stored_total counter\nwijkpost_ingest_stored_total 7\n"),
+        "{}",
+        m.body
+    );
+    assert!(
+        m.body.contains("# TYPE wijkpost_ingest_lag_seconds gauge\nwijkpost_ingest_lag_seconds 1.250\n"),
         "{}",
         m.body
     );
