@@ -13,6 +13,7 @@
 //! - [`consent_fixture`]: consent documents in DESIGN.md's shape, signed through the agent's CLI.
 //! - [`report`]: reading `report.json` and the audit log.
 //! - [`mqtt`]: MQTT clients as an enrolled agent (TLS with its client certificate).
+//! - [`dashboard`]: an HTTP client of wijkpost's dashboard and its login form.
 //! - [`process`]: running programs with a deadline; every wait in these tests ends.
 //!
 //! Safety (DESIGN.md, "How tests reach a network"): packets go only to 127.0.0.0/8, ::1, or
@@ -28,6 +29,7 @@ pub mod collector;
 pub mod consent_fixture;
 pub mod counters;
 pub mod daemons;
+pub mod dashboard;
 pub mod hostile;
 pub mod lab;
 pub mod mqtt;

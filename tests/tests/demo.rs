@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use wijk_lab::{agent, collector};
+use wijk_lab::{agent, collector, dashboard};
 
 /// Longest the demo may take to print its login.
 const LIMIT: Duration = Duration::from_secs(180);
@@ -65,30 +65,10 @@ fn the_demo_runs_the_pipeline_and_prints_a_working_login() {
     let web = after(&lines, "Dashboard:").expect("dashboard line").to_string();
     let (user, password) = (after(&lines, "User:").expect("user"), after(&lines, "Password:").expect("password"));
 
-    let http: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let wrong = http
-        .post(&format!("{web}/login"))
-        .content_type("application/x-www-form-urlencoded")
-        .send(format!("name={user}&password=not-{password}"))
-        .expect("login");
-    assert!(wrong.headers().get("set-cookie").is_none(), "a wrong password gets no session");
-    let login = http
-        .post(&format!("{web}/login"))
-        .content_type("application/x-www-form-urlencoded")
-        .send(format!("name={user}&password={password}"))
-        .expect("login");
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_else(|| panic!("the printed login works (status {})", login.status()))
-        .to_string();
+    let http = dashboard::http();
+    let wrong = dashboard::login(&http, &web, user, &format!("not-{password}")).expect("login");
+    assert!(wrong.is_none(), "a wrong password gets no session");
+    let cookie = dashboard::login(&http, &web, user, password).expect("login").expect("the printed login works");
     let page = |path: &str| {
         let mut r = http.get(&format!("{web}{path}")).header("Cookie", &cookie).call().expect("get");
         assert_eq!(r.status(), 200, "{path}");

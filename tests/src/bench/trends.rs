@@ -6,7 +6,7 @@
 //! The population: sectors, size classes and provinces spread evenly; each organisation has its own
 //! mix of the catalog's weaknesses, each slowly less common over the five years, so trends have shape.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
@@ -197,23 +197,8 @@ pub fn paths() -> Vec<String> {
 
 /// Logs in to `web` as `user` and times every path [`REQUESTS`] times (after one warm-up).
 pub fn time_paths(web: &str, user: &str, password: &str) -> Result<Vec<Timing>> {
-    let http: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let login = http
-        .post(&format!("{web}/login"))
-        .content_type("application/x-www-form-urlencoded")
-        .send(format!("name={user}&password={password}"))?;
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .context("login refused")?
-        .to_string();
+    let http = crate::dashboard::http();
+    let cookie = crate::dashboard::login(&http, web, user, password)?.context("login refused")?;
     let mut out = Vec::new();
     for path in paths() {
         let mut times = Vec::with_capacity(REQUESTS);
