@@ -175,27 +175,43 @@ impl ReceiptSink for ClientSink {
 /// Polls the receipts connection until `cancel`, retrying a lost connection after 1, 2, 4, ... 30 s.
 pub async fn drive_receipts(client: AsyncClient, mut events: EventLoop, cancel: CancellationToken) {
     let mut backoff = Duration::from_secs(1);
-    loop {
-        let event = tokio::select! {
-            () = cancel.cancelled() => {
-                let _ = client.try_disconnect();
-                return;
-            }
-            e = events.poll() => e,
-        };
+    while let Some(event) = next_event(&client, &mut events, &cancel).await {
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => backoff = Duration::from_secs(1),
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!("broker connection for receipts: {e}; retrying in {} s", backoff.as_secs());
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(backoff) => {}
+                if !retry_after(&mut backoff, &cancel, &format!("broker connection for receipts: {e}")).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
     }
+}
+
+/// The next event of `events`, or `None` once `cancel` is cancelled (then the client disconnects).
+async fn next_event(
+    client: &AsyncClient,
+    events: &mut EventLoop,
+    cancel: &CancellationToken,
+) -> Option<Result<Event, rumqttc::ConnectionError>> {
+    tokio::select! {
+        () = cancel.cancelled() => {
+            let _ = client.try_disconnect();
+            None
+        }
+        e = events.poll() => Some(e),
+    }
+}
+
+/// Logs `why`, waits `backoff` (false: cancelled meanwhile), and doubles it up to 30 s.
+async fn retry_after(backoff: &mut Duration, cancel: &CancellationToken, why: &str) -> bool {
+    tracing::warn!("{why}; retrying in {} s", backoff.as_secs());
+    tokio::select! {
+        () = cancel.cancelled() => return false,
+        () = tokio::time::sleep(*backoff) => {}
+    }
+    *backoff = (*backoff * 2).min(Duration::from_secs(30));
+    true
 }
 
 /// Polls the connection until `cancel`: subscribes on every CONNACK, passes summaries on, retries
@@ -207,14 +223,7 @@ pub async fn read_external(
     cancel: CancellationToken,
 ) {
     let mut backoff = Duration::from_secs(1);
-    loop {
-        let event = tokio::select! {
-            () = cancel.cancelled() => {
-                let _ = client.try_disconnect();
-                return;
-            }
-            e = events.poll() => e,
-        };
+    while let Some(event) = next_event(&client, &mut events, &cancel).await {
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff = Duration::from_secs(1);
@@ -236,12 +245,9 @@ pub async fn read_external(
             }
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!("broker connection: {e}; retrying in {} s", backoff.as_secs());
-                tokio::select! {
-                    () = cancel.cancelled() => return,
-                    () = tokio::time::sleep(backoff) => {}
+                if !retry_after(&mut backoff, &cancel, &format!("broker connection: {e}")).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
     }
