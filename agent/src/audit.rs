@@ -111,6 +111,15 @@ pub enum AuditEvent {
         /// Why.
         reason: String,
     },
+    /// A paused scan carries on (the service, in a new window or after a restart).
+    ScanResumed {
+        /// Scan id.
+        scan_id: String,
+        /// Parts already finished, kept from before.
+        parts_done: usize,
+        /// Parts in all.
+        parts: usize,
+    },
     /// A scan was refused (consent invalid, outside window, …).
     ScanRefused {
         /// The refusal message.

@@ -11,6 +11,7 @@
 //! - [`probe`]: service identification, one file per protocol; [`tls`]: TLS versions, suites, certificates.
 //! - [`scan`]: one scan from plan to report; [`report`]: `report.json`.
 //! - [`progress`], [`i18n`]: what people see while it runs, in Dutch or English.
+//! - [`service`]: the long-running mode (`wijkagent run`, `wijkagent status`).
 //! - [`cli`]: the command line of the `wijkagent` binary.
 pub mod audit;
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod rate;
 pub mod report;
 pub mod rules;
 pub mod scan;
+pub mod service;
 pub mod summary;
 pub mod sweep;
 pub mod tls;

@@ -22,6 +22,7 @@
 
 pub mod addressing;
 pub mod agent;
+pub mod agent_service;
 pub mod bench;
 pub mod brokers;
 pub mod certs;

@@ -8,6 +8,7 @@ mod audit_cmd;
 mod consent_cmd;
 mod report_cmd;
 mod scan_cmd;
+mod service_cmd;
 mod uplink_cmd;
 
 use std::path::PathBuf;
@@ -97,6 +98,30 @@ pub enum Command {
         /// Auditlog (zie `audit verify --help`) / audit log path.
         #[arg(long)]
         audit_log: Option<PathBuf>,
+    },
+    /// Draait als dienst: scant volgens schema binnen de vensters van de toestemming, bewaart
+    /// rapporten, verstuurt samenvattingen; SIGHUP herleest, SIGTERM stopt / runs as a service.
+    Run {
+        /// Configuratiebestand / configuration file.
+        #[arg(long, default_value = "/etc/wijkagent/agent.toml")]
+        config: PathBuf,
+        /// Meteen een scan (in het eerstvolgende venster), niet pas op het schema / scan at once
+        /// (in the next window) instead of waiting for the schedule.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Toont wat de dienst doet: toestemming, vensters, scans, outbox, wijkpost / shows what the
+    /// service does: consent, windows, scans, outbox, wijkpost.
+    Status {
+        /// Configuratiebestand / configuration file.
+        #[arg(long, default_value = "/etc/wijkagent/agent.toml")]
+        config: PathBuf,
+        /// Machineleesbaar (schema wijkagent.status/1) / machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Niet verbinden met wijkpost / do not connect to wijkpost.
+        #[arg(long)]
+        offline: bool,
     },
     /// Rapporten vergelijken / compare reports.
     Report {
@@ -258,6 +283,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Audit { cmd: AuditCmd::Verify { log } } => audit_cmd::verify(log, cli.lang),
         Command::Scan(args) => scan_cmd::run(args, cli.lang),
         Command::Report { cmd } => report_cmd::run(cmd, cli.lang),
+        Command::Run { config, now } => service_cmd::run(&config, now, cli.lang),
+        Command::Status { config, json, offline } => service_cmd::status(&config, json, offline, cli.lang),
         Command::Summary { report, state } => uplink_cmd::summary(&report, state.as_deref(), cli.lang),
         Command::Enroll { collector, token, state } => uplink_cmd::enroll(&collector, &token, &state, cli.lang),
         Command::Push { state, report, timeout, audit_log } => {

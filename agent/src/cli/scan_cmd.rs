@@ -109,18 +109,14 @@ async fn watch_signals(stop: CancellationToken, reason: StopReason) {
 /// The advice stored in `state` (by `push`), if there is a readable one; a broken file is named on
 /// stderr and left out of the report.
 fn latest_advice(state: &std::path::Path, lang: Lang) -> Option<wijk_protocol::Advice> {
-    let path = state.join(crate::uplink::state::ADVICE);
-    let bytes = std::fs::read(&path).ok()?;
-    let advice = wijk_protocol::Advice::decode(&bytes);
-    if advice.is_none() {
+    crate::uplink::state::stored_advice(state).unwrap_or_else(|why| {
         eprintln!(
-            "{}: {}",
-            path.display(),
+            "{why}: {}",
             lang.pick(
                 "geen leesbaar advies van wijkpost; het rapport verschijnt zonder vergelijking",
                 "no readable advice from wijkpost; the report comes without the comparison",
             )
         );
-    }
-    advice
+        None
+    })
 }

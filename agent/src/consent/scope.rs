@@ -166,6 +166,42 @@ impl Scope {
     pub fn targets(&self) -> impl Iterator<Item = IpAddr> + '_ {
         Targets { spans: &self.spans, idx: 0, cur: self.spans.first().map_or(0, |s| s.lo) }
     }
+
+    /// The targets cut into consecutive parts of at most `size` addresses each, ascending. Each part
+    /// is a scope of its own with the same fragile ranges, so a long scan can be done, kept and
+    /// resumed part by part; the same scope always gives the same parts.
+    pub fn parts(&self, size: u128) -> Vec<Scope> {
+        let size = size.max(1);
+        let mut parts = Vec::new();
+        let mut current = Vec::new();
+        let mut room = size;
+        for span in &self.spans {
+            let mut lo = span.lo;
+            loop {
+                let take = (span.hi - lo).saturating_add(1).min(room);
+                let hi = lo + (take - 1);
+                current.push(Span { v6: span.v6, lo, hi });
+                room -= take;
+                if room == 0 {
+                    parts.push(self.with_spans(std::mem::take(&mut current)));
+                    room = size;
+                }
+                if hi == span.hi {
+                    break;
+                }
+                lo = hi + 1;
+            }
+        }
+        if !current.is_empty() {
+            parts.push(self.with_spans(current));
+        }
+        parts
+    }
+
+    fn with_spans(&self, spans: Vec<Span>) -> Scope {
+        let count = spans.iter().fold(0u128, |acc, s| acc.saturating_add(s.count()));
+        Scope { ranges: spans.iter().map(Span::range).collect(), spans, fragile: self.fragile.clone(), count }
+    }
 }
 
 struct Targets<'a> {

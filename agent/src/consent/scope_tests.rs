@@ -186,3 +186,25 @@ fn randomised_targets_agree_with_contains_and_count() {
         }
     }
 }
+
+#[test]
+fn parts_cover_every_target_once_in_order_and_keep_the_fragile_ranges() {
+    let frag = s(&["10.0.0.0/24"]);
+    let sc =
+        Scope::new(&s(&["10.0.0.0/23", "10.0.5.1-10.0.5.3", "2001:db8::1-2001:db8::5"]), &s(&["10.0.0.128/25"]), &frag)
+            .expect("scope");
+    for size in [1u128, 3, 100, 256, 10_000] {
+        let parts = sc.parts(size);
+        let joined: Vec<String> = parts.iter().flat_map(all).collect();
+        assert_eq!(joined, all(&sc), "size {size}");
+        assert!(parts.iter().all(|p| p.target_count() <= size && p.target_count() > 0), "size {size}");
+        assert!(parts.iter().all(|p| p.fragile_ranges() == sc.fragile_ranges()));
+        let whole = parts.iter().map(Scope::target_count).sum::<u128>();
+        assert_eq!(whole, sc.target_count());
+        assert_eq!(parts.len() as u128, sc.target_count().div_ceil(size), "size {size}");
+    }
+    let parts = sc.parts(256);
+    // 10.0.0.0/23 minus 10.0.0.128/25 minus network/broadcast: 127 + 255 = 382 addresses, then 3 + 5.
+    assert_eq!(parts.iter().map(Scope::target_count).collect::<Vec<_>>(), [256, 134]);
+    assert!(parts[1].contains(ip("2001:db8::5")) && !parts[0].contains(ip("2001:db8::5")));
+}

@@ -20,6 +20,7 @@ mod compare_html;
 pub mod csv;
 pub mod diff;
 pub mod html;
+pub mod merge;
 
 #[cfg(test)]
 pub(crate) mod fixtures;

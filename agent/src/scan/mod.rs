@@ -130,39 +130,13 @@ pub async fn execute(
             reason.stop("window-closed", &stop);
         })
     });
-
-    let progress = Arc::new(Progress::default());
-    let shown = CancellationToken::new();
-    let reporter = tokio::spawn(progress::report(progress.clone(), opts.progress, opts.lang, shown.clone()));
-    let limiter = Arc::new(Limiter::new(plan.caps));
-
-    let engines = if raw {
-        run_raw(&plan, &limiter, &progress, &stop).await
-    } else {
-        run_connect(&plan, &limiter, &progress, &stop).await
-    };
-    let mut found = engines?;
-    if !stop.is_cancelled() && !plan.ports_only {
-        found.identified = identify::identify_all(found.open_ports(), &plan, &limiter, &progress, &stop).await;
-    }
-    shown.cancel();
-    let _ = reporter.await;
+    let examined = examine(&plan, scan_id.clone(), started_at, opts, &stop, &reason).await;
     if let Some(t) = window_timer {
         t.abort();
     }
-
-    let interrupted = if stop.is_cancelled() { Some(reason.get().unwrap_or_else(|| "stopped".into())) } else { None };
-    let mut report = assemble::report(assemble::Parts {
-        plan: &plan,
-        scan_id: scan_id.clone(),
-        started_at,
-        raw,
-        found,
-        probes_sent: progress.probes_sent.load(std::sync::atomic::Ordering::Relaxed),
-        interrupted: interrupted.clone(),
-        lang: opts.lang,
-    });
+    let mut report = examined?;
     report.comparison = opts.comparison.clone();
+    let interrupted = report.interrupted.clone();
     let written = match crate::report::write_all(&report, &opts.out_dir, opts.lang) {
         Ok(w) => w,
         Err(e) => {
@@ -187,6 +161,55 @@ pub async fn execute(
         report: path.display().to_string(),
     })?;
     Ok(Outcome { report, path })
+}
+
+/// Runs the engines over `plan` and assembles the report; writes no file and no audit record (the
+/// service keeps a long scan part by part with this). Stops early when `stop` is cancelled; the
+/// report then says why (`reason`) and is marked incomplete.
+pub async fn examine(
+    plan: &Plan,
+    scan_id: String,
+    started_at: chrono::DateTime<Utc>,
+    opts: &RunOptions,
+    stop: &CancellationToken,
+    reason: &StopReason,
+) -> Result<Report, ScanError> {
+    let raw = use_raw(plan);
+    let progress = Arc::new(Progress::default());
+    let shown = CancellationToken::new();
+    let reporter = tokio::spawn(progress::report(progress.clone(), opts.progress, opts.lang, shown.clone()));
+    let limiter = Arc::new(Limiter::new(plan.caps));
+    let engines = if raw {
+        run_raw(plan, &limiter, &progress, stop).await
+    } else {
+        run_connect(plan, &limiter, &progress, stop).await
+    };
+    let found = match engines {
+        Ok(mut found) => {
+            if !stop.is_cancelled() && !plan.ports_only {
+                found.identified = identify::identify_all(found.open_ports(), plan, &limiter, &progress, stop).await;
+            }
+            found
+        }
+        Err(e) => {
+            shown.cancel();
+            let _ = reporter.await;
+            return Err(e);
+        }
+    };
+    shown.cancel();
+    let _ = reporter.await;
+    let interrupted = if stop.is_cancelled() { Some(reason.get().unwrap_or_else(|| "stopped".into())) } else { None };
+    Ok(assemble::report(assemble::Parts {
+        plan,
+        scan_id,
+        started_at,
+        raw,
+        found,
+        probes_sent: progress.probes_sent.load(std::sync::atomic::Ordering::Relaxed),
+        interrupted,
+        lang: opts.lang,
+    }))
 }
 
 /// What the engines found, before it becomes a report.

@@ -128,19 +128,7 @@ async fn connection(
     on_event: &mut impl FnMut(&PushEvent),
 ) -> Result<(), String> {
     let agent = &state.identity.agent_id;
-    let (host, port) = state.broker_address().map_err(|e| e.to_string())?;
-    // A client id of its own per connection, so two pushes of one agent (the service and a manual
-    // one) do not take each other's session over; the broker knows the agent by its certificate.
-    let mut options = MqttOptions::new(format!("{agent}-{:08x}", rand::random::<u32>()), host, port);
-    options
-        .set_keep_alive(Duration::from_secs(30))
-        .set_clean_session(true)
-        .set_max_packet_size(
-            wijk_protocol::advice::MAX_ADVICE_BYTES + 1024,
-            wijk_protocol::summary::MAX_PAYLOAD_BYTES + 1024,
-        )
-        .set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls.clone())));
-    let (client, mut events) = AsyncClient::new(options, 64);
+    let (client, mut events) = AsyncClient::new(mqtt_options(state, tls)?, 64);
     let (receipt_topic, advice_topic) = (topics::receipt(agent), topics::advice(agent));
     client.subscribe(receipt_topic.clone(), QoS::AtLeastOnce).await.map_err(|e| e.to_string())?;
     client.subscribe(advice_topic.clone(), QoS::AtLeastOnce).await.map_err(|e| e.to_string())?;
@@ -216,6 +204,53 @@ async fn connection(
     // Let the DISCONNECT go out; a failure here changes nothing delivered.
     let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;
     Ok(())
+}
+
+/// Connection settings: wijkpost's broker, TLS with the client certificate.
+fn mqtt_options(state: &State, tls: &Arc<rustls::ClientConfig>) -> Result<MqttOptions, String> {
+    let agent = &state.identity.agent_id;
+    let (host, port) = state.broker_address().map_err(|e| e.to_string())?;
+    // A client id of its own per connection, so two pushes of one agent (the service and a manual
+    // one) do not take each other's session over; the broker knows the agent by its certificate.
+    let mut options = MqttOptions::new(format!("{agent}-{:08x}", rand::random::<u32>()), host, port);
+    options
+        .set_keep_alive(Duration::from_secs(30))
+        .set_clean_session(true)
+        .set_max_packet_size(
+            wijk_protocol::advice::MAX_ADVICE_BYTES + 1024,
+            wijk_protocol::summary::MAX_PAYLOAD_BYTES + 1024,
+        )
+        .set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls.clone())));
+    Ok(options)
+}
+
+/// Whether wijkpost's broker accepts this agent now: connects with TLS and the client certificate
+/// and waits for the broker's CONNACK (sends nothing else); returns how long that took.
+pub async fn reach(state: &State, timeout: Duration) -> Result<Duration, UplinkError> {
+    let tls = tls_config(state)?;
+    let started = Instant::now();
+    let unreachable = |why: String| {
+        let target = state.identity.broker.clone();
+        UplinkError::Unreachable { target, why }
+    };
+    let (client, mut events) = AsyncClient::new(mqtt_options(state, &tls).map_err(&unreachable)?, 4);
+    let connack = tokio::time::timeout(timeout, async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await;
+    let _ = client.try_disconnect();
+    let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;
+    match connack {
+        Ok(Ok(())) => Ok(started.elapsed()),
+        Ok(Err(why)) => Err(unreachable(why)),
+        Err(_) => Err(unreachable(format!("no answer within {} s", timeout.as_secs()))),
+    }
 }
 
 /// Publishes every entry from a task of its own, so the event loop keeps turning while the request

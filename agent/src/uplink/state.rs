@@ -157,6 +157,19 @@ impl State {
     }
 }
 
+/// The advice `push` stored in `dir`: `Ok(None)` when there is none yet, `Err` (saying which file
+/// and why) when the file cannot be read as advice.
+pub fn stored_advice(dir: &Path) -> Result<Option<wijk_protocol::Advice>, String> {
+    let path = dir.join(ADVICE);
+    match std::fs::read(&path) {
+        Ok(bytes) => wijk_protocol::Advice::decode(&bytes)
+            .map(Some)
+            .ok_or_else(|| format!("{}: no readable advice from wijkpost", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 fn parse_signing_key(text: &str) -> Option<SigningKey> {
     let mut lines = text.lines();
     (lines.next()? == SIGNING_KEY_MAGIC).then_some(())?;
