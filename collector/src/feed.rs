@@ -8,9 +8,12 @@
 //!   ingest is idle, and for every agent after a start (the embedded broker keeps no retained
 //!   messages across restarts).
 //! - [`Toolkit`]: VVSG's toolkit pages per weakness id (`DATA/toolkit.toml`), which travel with the advice.
+//! - [`Tuning`]: what a running service may change without a restart (the k of k-anonymity, the
+//!   toolkit); a change makes every agent due for new advice.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -19,7 +22,7 @@ use wijk_protocol::{topics, Summary};
 
 use crate::org::Org;
 use crate::store::{Store, StoreError, StoredSummary};
-use crate::trends::{FactRow, Index, Inserted};
+use crate::trends::{FactRow, Index, Inserted, Rule, TrendsError, MIN_K};
 
 /// The index, shared by the ingest thread (writes) and the web side (reads).
 pub type SharedIndex = Arc<RwLock<Index>>;
@@ -131,11 +134,63 @@ impl Toolkit {
     }
 }
 
+/// The live-changeable settings of a running service, shared by the ingest thread (which reads
+/// them for every advice round) and whoever reloads the configuration (which changes them).
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    index: SharedIndex,
+    toolkit: Arc<RwLock<Arc<Toolkit>>>,
+    /// Bumped by every change; the feed compares it with the last value it saw.
+    changes: Arc<AtomicU64>,
+}
+
+impl Tuning {
+    /// The k in force.
+    pub fn k(&self) -> u32 {
+        self.index.read().map(|i| i.k()).unwrap_or(0)
+    }
+
+    /// Puts `k` in force for every figure from now on (refused below [`MIN_K`]); `true` when it
+    /// changed.
+    pub fn set_k(&self, k: u32) -> Result<bool, TrendsError> {
+        if k < MIN_K {
+            return Err(TrendsError::KTooSmall(k));
+        }
+        let Ok(mut index) = self.index.write() else { return Ok(false) };
+        if index.k() == k {
+            return Ok(false);
+        }
+        index.rule = Rule::new(k);
+        drop(index);
+        self.changes.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// The toolkit in force.
+    pub fn toolkit(&self) -> Arc<Toolkit> {
+        self.toolkit.read().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Puts `toolkit` in force for the advice from now on; `true` when it changed.
+    pub fn set_toolkit(&self, toolkit: Toolkit) -> bool {
+        let Ok(mut current) = self.toolkit.write() else { return false };
+        if **current == toolkit {
+            return false;
+        }
+        *current = Arc::new(toolkit);
+        drop(current);
+        self.changes.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
 /// The ingest side of the index: adds stored summaries, tracks who is due for advice.
 #[derive(Debug)]
 pub struct Feed {
     index: SharedIndex,
-    toolkit: Toolkit,
+    tuning: Tuning,
+    /// The [`Tuning`] change count this feed's advice reflects.
+    seen: u64,
     due: BTreeSet<String>,
     last_round: Option<Instant>,
 }
@@ -153,7 +208,14 @@ impl Feed {
     /// A feed for `index`; every agent in it is due for advice (nothing is retained yet).
     pub fn new(index: SharedIndex, toolkit: Toolkit) -> Feed {
         let due = index.read().map(|i| i.agent_ids().into_iter().collect()).unwrap_or_default();
-        Feed { index, toolkit, due, last_round: None }
+        let tuning =
+            Tuning { index: index.clone(), toolkit: Arc::new(RwLock::new(Arc::new(toolkit))), changes: Arc::default() };
+        Feed { index, tuning, seen: 0, due, last_round: None }
+    }
+
+    /// The handle that changes k and the toolkit while the feed runs.
+    pub fn tuning(&self) -> Tuning {
+        self.tuning.clone()
     }
 
     /// The shared index.
@@ -181,16 +243,25 @@ impl Feed {
 
     /// The advice to publish now: for every agent due, when ingest is `idle` or the last round is
     /// [`ADVICE_INTERVAL`] ago.
+    /// After a [`Tuning`] change every agent is due (its advice carries other figures or links).
     pub fn advice_due(&mut self, idle: bool) -> Vec<AdviceOut> {
+        let changes = self.tuning.changes.load(Ordering::Relaxed);
+        if changes != self.seen {
+            self.seen = changes;
+            if let Ok(index) = self.index.read() {
+                self.due.extend(index.agent_ids());
+            }
+        }
         let recent = self.last_round.is_some_and(|t| t.elapsed() < ADVICE_INTERVAL);
         if self.due.is_empty() || (recent && !idle) {
             return Vec::new();
         }
         self.last_round = Some(Instant::now());
+        let toolkit = self.tuning.toolkit();
         let Ok(index) = self.index.read() else { return Vec::new() };
         std::mem::take(&mut self.due)
             .into_iter()
-            .filter_map(|agent| match index.advice(&agent, ADVICE_TOP, &self.toolkit.0) {
+            .filter_map(|agent| match index.advice(&agent, ADVICE_TOP, &toolkit.0) {
                 Ok(advice) => Some(AdviceOut { topic: topics::advice(&agent), payload: advice.to_bytes() }),
                 Err(e) => {
                     tracing::warn!("advice for {agent} not made: {e}");

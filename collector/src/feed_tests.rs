@@ -125,6 +125,38 @@ fn stored_summaries_make_their_agents_due_for_advice_once() {
 }
 
 #[test]
+fn a_new_k_or_toolkit_is_in_force_at_once_and_every_agent_is_advised_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = store_with(6, dir.path());
+    let (index, _) = load(&mut store, Index::new(3).expect("k")).expect("load");
+    let mut feed = Feed::new(Arc::new(RwLock::new(index)), Toolkit::default());
+    let tuning = feed.tuning();
+    assert_eq!(feed.advice_due(true).len(), 6);
+    assert!(feed.advice_due(true).is_empty());
+
+    let link = "[[link]]\nweakness = \"telnet-open\"\ntitle = \"Telnet uit\"\nurl = \"https://vvsg.example/v2\"\n";
+    assert!(tuning.set_toolkit(Toolkit::parse(link).expect("toolkit")));
+    assert!(!tuning.set_toolkit(Toolkit::parse(link).expect("toolkit")), "the same toolkit is no change");
+    let again = feed.advice_due(true);
+    assert_eq!(again.len(), 6, "a new toolkit: every agent advised again");
+    let with_telnet = again
+        .iter()
+        .filter_map(|a| Advice::decode(&a.payload))
+        .flat_map(|a| a.priorities)
+        .find(|p| p.id == "telnet-open")
+        .expect("telnet is a priority");
+    assert_eq!(with_telnet.links[0].url, "https://vvsg.example/v2");
+
+    assert_eq!(tuning.set_k(2), Err(crate::trends::TrendsError::KTooSmall(2)), "k < 3 refused");
+    assert_eq!(tuning.k(), 3, "a refused k changes nothing");
+    assert!(feed.advice_due(true).is_empty(), "nor makes anyone due");
+    assert_eq!(tuning.set_k(4), Ok(true));
+    assert_eq!(feed.index().read().map(|i| i.k()).ok(), Some(4), "the web side reads the same index");
+    assert_eq!(tuning.set_k(4), Ok(false), "the same k is no change");
+    assert_eq!(feed.advice_due(true).len(), 6, "a new k: every agent advised again");
+}
+
+#[test]
 fn toolkit_files_are_checked_and_a_missing_file_is_an_empty_toolkit() {
     let dir = tempfile::tempdir().expect("tempdir");
     assert_eq!(Toolkit::load(&dir.path().join("none.toml")).expect("missing"), Toolkit::default());

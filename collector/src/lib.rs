@@ -11,12 +11,14 @@
 //! - [`users`]: dashboard users, roles and password hashes;
 //! - [`web`]: the HTTP endpoint (`POST /v1/enroll`, `GET /healthz`) and the dashboard;
 //! - [`serve`]: the long-running service, one cancellation tree over all its tasks;
-//! - [`cli`]: the command line; [`i18n`]: Dutch or English for people;
+//! - [`cli`]: the command line; [`config`]: the service's config file; [`i18n`]: Dutch or English
+//!   for people;
 //! - [`files`]: private directories and atomic writes.
 
 pub mod broker;
 pub mod ca;
 pub mod cli;
+pub mod config;
 pub mod enroll;
 pub mod external;
 pub mod feed;

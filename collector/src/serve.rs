@@ -8,6 +8,15 @@
 //! too and `serve` returns, so a half-running collector never lingers.
 //!
 //! A new part (broker, ingest, trends) is one more [`Tasks::spawn`] in [`run`].
+//!
+//! With a [`Reload`] (SIGHUP, see [`reload_on_hangup`]) one more task re-reads the configuration
+//! on request: the k of k-anonymity and `DATA/toolkit.toml` change at once (through
+//! [`crate::feed::Tuning`]); a changed address, database, broker or data directory is logged as
+//! needing a restart and the running value stays; a configuration that cannot be used is refused
+//! as a whole with one log line, and everything in force stays.
+//!
+//! Stopping is bounded so a service manager never has to kill: the tasks get [`STOP_TIMEOUT`],
+//! then the ingest thread gets [`INGEST_STOP_TIMEOUT`] to store the batch it holds.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,13 +29,16 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::ca::{Ca, CaError};
-use crate::feed::{Feed, SharedIndex, Toolkit};
+use crate::feed::{Feed, SharedIndex, Toolkit, Tuning};
 use crate::store::{StoreConfig, StoreError};
 use crate::web::{self, WebError, WebListener, WebState};
 use crate::{external, pipeline};
 
 /// How long tasks get to finish after cancellation before they are aborted.
-const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the ingest thread then gets to store its last batch (the whole stop stays under the
+/// 10 s a service manager is promised).
+pub const INGEST_STOP_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// What `serve` needs to know.
 #[derive(Debug, Clone)]
@@ -188,8 +200,109 @@ pub fn cancel_on_signals(cancel: CancellationToken) {
         }
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
+        tracing::info!("stop requested (SIGTERM or Ctrl-C)");
         cancel.cancel();
     });
+}
+
+/// Re-reading the configuration while running.
+pub struct Reload {
+    /// One message per request (a SIGHUP); closed: no more requests.
+    pub requests: tokio::sync::mpsc::Receiver<()>,
+    /// Reads the configuration again; an error is one line saying what is wrong.
+    pub reread: Arc<dyn Fn() -> Result<ServeConfig, String> + Send + Sync>,
+}
+
+impl std::fmt::Debug for Reload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reload")
+    }
+}
+
+/// Turns every SIGHUP into a reload request, for as long as the process lives (so a SIGHUP while
+/// stopping is harmless). Requests arriving while one is pending are merged.
+pub fn reload_on_hangup() -> std::io::Result<tokio::sync::mpsc::Receiver<()>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangup = signal(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("reload requested (SIGHUP)");
+                let _ = tx.try_send(());
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    Ok(rx)
+}
+
+/// Serves reload requests until `cancel`; `running` is the configuration in force.
+async fn reload_loop(reload: Reload, mut running: ServeConfig, tuning: Tuning, cancel: CancellationToken) {
+    let Reload { mut requests, reread } = reload;
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            request = requests.recv() => {
+                if request.is_none() {
+                    return cancel.cancelled().await;
+                }
+            }
+        }
+        let (reread, data_dir) = (reread.clone(), running.data_dir.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            let wanted = reread()?;
+            let toolkit = Toolkit::load(&data_dir.join("toolkit.toml")).map_err(|e| format!("toolkit links: {e}"))?;
+            Ok::<_, String>((wanted, toolkit))
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match read {
+            Ok((wanted, toolkit)) => apply(&mut running, wanted, toolkit, &tuning),
+            Err(why) => {
+                tracing::error!("config reload refused, the configuration in force stays: {}", why.replace('\n', " "))
+            }
+        }
+    }
+}
+
+/// Puts what can change live in force and logs the rest; `running` keeps the values in force.
+fn apply(running: &mut ServeConfig, wanted: ServeConfig, toolkit: Toolkit, tuning: &Tuning) {
+    let old_k = tuning.k();
+    let links = toolkit.0.len();
+    let mut changed = 0;
+    // k first: it is the one live value that can still be refused, and nothing is changed yet.
+    match tuning.set_k(wanted.trends.k) {
+        Ok(true) => {
+            running.trends.k = wanted.trends.k;
+            changed += 1;
+            tracing::info!("config: k changed from {old_k} to {}", wanted.trends.k);
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!("config reload refused, the configuration in force stays: k: {e}");
+            return;
+        }
+    }
+    if tuning.set_toolkit(toolkit) {
+        changed += 1;
+        tracing::info!("config: toolkit reloaded, links for {links} weaknesses");
+    }
+    for key in crate::config::restart_keys(running, &wanted) {
+        changed += 1;
+        tracing::warn!(
+            "config: {} changed to {}, which needs a restart; keeping {} until then",
+            key.key,
+            key.wanted,
+            key.running
+        );
+    }
+    if changed == 0 {
+        tracing::info!("config reloaded: nothing changed");
+    }
 }
 
 /// Runs the service until `cancel` (or a failing part) stops it.
@@ -211,6 +324,16 @@ pub async fn run_reporting(
     cfg: ServeConfig,
     cancel: CancellationToken,
     ready: Option<tokio::sync::oneshot::Sender<Addresses>>,
+) -> Result<(), ServeError> {
+    run_with(cfg, cancel, ready, None).await
+}
+
+/// As [`run_reporting`], and with `reload` the configuration is re-read on its requests.
+pub async fn run_with(
+    cfg: ServeConfig,
+    cancel: CancellationToken,
+    ready: Option<tokio::sync::oneshot::Sender<Addresses>>,
+    reload: Option<Reload>,
 ) -> Result<(), ServeError> {
     let mut names = cfg.server_names.clone();
     let public = cfg.broker_public.clone().or_else(|| cfg.external_broker.clone());
@@ -252,7 +375,15 @@ pub async fn run_reporting(
     // The pipeline: broker → bounded queue → ingest thread → receipts back through the broker.
     let (queue_tx, queue_rx) = tokio::sync::mpsc::channel(pipeline::QUEUE);
     let stats = Arc::new(crate::ingest::Stats::default());
-    let ingest = crate::ingest::Ingest::new(ingest_store, stats.clone()).with_feed(Feed::new(trends.clone(), toolkit));
+    let feed = Feed::new(trends.clone(), toolkit);
+    if let Some(reload) = reload {
+        let (running, tuning, token) = (cfg.clone(), feed.tuning(), tasks.token());
+        tasks.spawn("reload", async move {
+            reload_loop(reload, running, tuning, token).await;
+            Ok(())
+        });
+    }
+    let ingest = crate::ingest::Ingest::new(ingest_store, stats.clone()).with_feed(feed);
     let token = tasks.token();
     let (sink, broker_public): (Box<dyn pipeline::ReceiptSink>, String) = match &cfg.external_broker {
         None => {
@@ -317,8 +448,8 @@ pub async fn run_reporting(
     // The broker reader has ended, so the queue is closed: let the ingest thread finish its batch
     // (and log its figures) before the process ends.
     let joined = tokio::task::spawn_blocking(move || ingest.join());
-    if tokio::time::timeout(STOP_TIMEOUT, joined).await.is_err() {
-        tracing::warn!("the ingest thread did not stop within {STOP_TIMEOUT:?}");
+    if tokio::time::timeout(INGEST_STOP_TIMEOUT, joined).await.is_err() {
+        tracing::warn!("the ingest thread did not stop within {INGEST_STOP_TIMEOUT:?}");
     }
     result
 }

@@ -14,7 +14,8 @@
 //! - [`report`]: reading `report.json` and the audit log.
 //! - [`mqtt`]: MQTT clients as an enrolled agent (TLS with its client certificate).
 //! - [`dashboard`]: an HTTP client of wijkpost's dashboard and its login form.
-//! - [`process`]: running programs with a deadline; every wait in these tests ends.
+//! - [`process`]: running programs with a deadline; every wait in these tests ends; [`service`]: a
+//!   long-running program sent signals, its log read line by line.
 //!
 //! Safety (DESIGN.md, "How tests reach a network"): packets go only to 127.0.0.0/8, ::1, or
 //! addresses inside namespaces these helpers created; lab addresses come from 198.18.0.0/15 and
@@ -36,6 +37,7 @@ pub mod lab;
 pub mod mqtt;
 pub mod process;
 pub mod report;
+pub mod service;
 pub mod services;
 
 pub use addressing::{host, Addressing, LabHost, LabKind, Port, Proto, HOSTILE_PORTS};

@@ -134,15 +134,21 @@ pub struct TokenArgs {
     pub database: Option<String>,
 }
 
-/// `wijkpost serve ...`
+/// `wijkpost serve ...`: every flag also has a key in the `--config` file (see [`crate::config`]);
+/// a flag given here wins over the file.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Gegevensmap (CA, SQLite-databank) / data directory.
+    /// Configuratiebestand (TOML; SIGHUP leest het opnieuw) / config file (TOML; SIGHUP re-reads it).
     #[arg(long)]
-    pub data: PathBuf,
-    /// Adres voor inschrijving en web (poort 0: vrij te kiezen) / web address (port 0: any free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub web: SocketAddr,
+    pub config: Option<PathBuf>,
+    /// Gegevensmap (CA, SQLite-databank); verplicht zonder `data` in --config / data directory
+    /// (required unless the config file gives `data`).
+    #[arg(long, required_unless_present = "config")]
+    pub data: Option<PathBuf>,
+    /// Adres voor inschrijving en web (poort 0: vrij te kiezen) / web address (port 0: any free port)
+    /// [standaard / default: 127.0.0.1:8080].
+    #[arg(long)]
+    pub web: Option<SocketAddr>,
     /// TLS-certificaat (PEM), verplicht buiten loopback / TLS certificate, required off loopback.
     #[arg(long, requires = "web_tls_key")]
     pub web_tls_cert: Option<PathBuf>,
@@ -153,16 +159,18 @@ pub struct ServeArgs {
     #[arg(long)]
     pub database: Option<String>,
     /// Adres van de ingebouwde MQTT-broker (TLS, clientcertificaten; poort 0: vrij te kiezen) /
-    /// address of the embedded MQTT broker (TLS, client certificates; port 0: any free port).
-    #[arg(long, default_value = "127.0.0.1:8883")]
-    pub mqtt: SocketAddr,
+    /// address of the embedded MQTT broker (TLS, client certificates; port 0: any free port)
+    /// [standaard / default: 127.0.0.1:8883].
+    #[arg(long)]
+    pub mqtt: Option<SocketAddr>,
     /// Externe broker (Mosquitto, EMQX) i.p.v. de ingebouwde / external broker instead of the
     /// embedded one: mqtts://HOST:PORT.
     #[arg(long = "broker")]
     pub external_broker: Option<String>,
-    /// Naam van deze instantie op een externe broker / this instance's name on an external broker.
-    #[arg(long, default_value = "1")]
-    pub instance: String,
+    /// Naam van deze instantie op een externe broker / this instance's name on an external broker
+    /// [standaard / default: 1].
+    #[arg(long)]
+    pub instance: Option<String>,
     /// Brokeradres dat agenten krijgen (standaard: dat van --mqtt of --broker) / broker address given
     /// to agents (default: the --mqtt or --broker address).
     #[arg(long)]
@@ -171,9 +179,9 @@ pub struct ServeArgs {
     #[arg(long)]
     pub server_name: Vec<String>,
     /// k van k-anonimiteit: geen cijfer waar minder organisaties aan bijdragen (minstens 3) / k of
-    /// k-anonymity: no figure fewer organisations contribute to (at least 3).
-    #[arg(long, default_value_t = crate::trends::DEFAULT_K)]
-    pub k: u32,
+    /// k-anonymity: no figure fewer organisations contribute to (at least 3) [standaard / default: 5].
+    #[arg(long)]
+    pub k: Option<u32>,
 }
 
 /// Runs the parsed command line; returns the process exit code.
@@ -189,6 +197,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
 /// A Dutch explanation of the errors an operator meets most, for `--lang nl`; `None` where the
 /// English message is all there is.
 pub fn explain(err: &anyhow::Error, lang: Lang) -> Option<String> {
+    use crate::config::ConfigError;
     use crate::serve::ServeError;
     use crate::store::StoreError;
     use crate::web::WebError;
@@ -214,6 +223,9 @@ pub fn explain(err: &anyhow::Error, lang: Lang) -> Option<String> {
         _ => None,
     };
     for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<ConfigError>() {
+            return Some(e.dutch());
+        }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             return store(e);
         }
