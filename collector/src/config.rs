@@ -36,7 +36,7 @@ use crate::store::{StoreConfig, StoreError};
 use crate::trends::{DEFAULT_K, MIN_K};
 
 /// The default config file (`/etc/wijkpost/wijkpost.toml` in the package).
-pub const EXAMPLE: &str = include_str!("config_example.toml");
+pub const EXAMPLE: &str = include_str!("../../packaging/config/wijkpost.toml");
 
 /// Default of `web.listen` / `--web`.
 pub const DEFAULT_WEB: &str = "127.0.0.1:8080";

@@ -1,17 +1,16 @@
-//! Running `wijkagent run` for the end-to-end tests: the service as a child process with its log
-//! lines collected, a consent for a few loopback addresses, its configuration file, bounded waits.
+//! Running `wijkagent run` for the end-to-end tests: a consent for a few loopback addresses, its
+//! configuration file, the service as a [`Service`] (log collected, signals, bounded waits), and
+//! `wijkagent status --json`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use chrono::{Duration as Span, Utc};
 
 use crate::consent_fixture::{self, ConsentSpec, SignedConsent, WindowSpec};
-use crate::process::{run_bounded, signal_pid};
+use crate::process::run_bounded;
+use crate::service::Service;
 
 /// A consent for `include` (loopback addresses only), signed, in `dir`; open always unless
 /// `windows` say otherwise.
@@ -54,99 +53,21 @@ pub fn write_config(dir: &Path, consent: &SignedConsent, scan_extra: &str) -> Re
     Ok(path)
 }
 
-/// A running `wijkagent run`.
-#[derive(Debug)]
-pub struct Service {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
+/// Starts `wijkagent run --config CONFIG` (with `--now` when asked), logging at info level.
+pub fn start(config: &Path, now: bool) -> Result<Service> {
+    crate::agent::bin_checked()?;
+    let mut cmd = crate::agent::command(["run", "--config"]);
+    cmd.arg(config);
+    if now {
+        cmd.arg("--now");
+    }
+    cmd.env("WIJKAGENT_LOG", "info");
+    Service::start(cmd)
 }
 
-impl Service {
-    /// Starts `wijkagent run --config CONFIG` (with `--now` when asked).
-    pub fn start(config: &Path, now: bool) -> Result<Service> {
-        crate::agent::bin_checked()?;
-        let mut cmd = crate::agent::command(["run", "--config"]);
-        cmd.arg(config);
-        if now {
-            cmd.arg("--now");
-        }
-        cmd.env("WIJKAGENT_LOG", "info").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child = cmd.spawn()?;
-        let log = Arc::new(Mutex::new(Vec::new()));
-        if let Some(stderr) = child.stderr.take() {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Ok(mut l) = log.lock() {
-                        l.push(line);
-                    }
-                }
-            });
-        }
-        Ok(Service { child, log })
-    }
-
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Every log line so far.
-    pub fn log_text(&self) -> String {
-        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
-    }
-
-    /// Lines carrying `event="NAME"`.
-    pub fn events(&self, name: &str) -> Vec<String> {
-        let marker = format!("event=\"{name}\"");
-        self.log.lock().map(|l| l.iter().filter(|x| x.contains(&marker)).cloned().collect()).unwrap_or_default()
-    }
-
-    /// Waits until `count` lines with `event="NAME"` were logged; fails after `limit` or when the
-    /// process ends.
-    pub fn wait_for(&mut self, name: &str, count: usize, limit: Duration) -> Result<Vec<String>> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let lines = self.events(name);
-            if lines.len() >= count {
-                return Ok(lines);
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                bail!("wijkagent run ended ({status}) before {count} × {name}:\n{}", self.log_text());
-            }
-            if Instant::now() > deadline {
-                bail!("no {count} × {name} within {limit:?}:\n{}", self.log_text());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Sends `SIG<sig>`.
-    pub fn signal(&self, sig: &str) {
-        signal_pid(self.child.id(), sig);
-    }
-
-    /// SIGTERM, then waits for the exit; returns the exit code and how long it took.
-    pub fn terminate(&mut self, limit: Duration) -> Result<(Option<i32>, Duration)> {
-        let started = Instant::now();
-        self.signal("TERM");
-        while started.elapsed() < limit {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok((status.code(), started.elapsed()));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("wijkagent run did not stop within {limit:?} of SIGTERM:\n{}", self.log_text())
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// The marker of a service log event: `event="NAME"`.
+pub fn event(name: &str) -> String {
+    format!("event=\"{name}\"")
 }
 
 /// `wijkagent status --config CONFIG --json` (with `--offline` when asked), parsed.

@@ -14,6 +14,8 @@
 //! - [`report`]: reading `report.json` and the audit log.
 //! - [`mqtt`]: MQTT clients as an enrolled agent (TLS with its client certificate).
 //! - [`dashboard`]: an HTTP client of wijkpost's dashboard and its login form.
+//! - [`install`]: the Debian packages, a fresh Debian root (debootstrap) to install them into, and
+//!   snapshots of its file tree.
 //! - [`process`]: running programs with a deadline; every wait in these tests ends; [`service`]: a
 //!   long-running program sent signals, its log read line by line.
 //!
@@ -33,6 +35,7 @@ pub mod counters;
 pub mod daemons;
 pub mod dashboard;
 pub mod hostile;
+pub mod install;
 pub mod lab;
 pub mod mqtt;
 pub mod process;

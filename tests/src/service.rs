@@ -87,6 +87,41 @@ impl Service {
         }
     }
 
+    /// Every line logged so far that contains `marker`.
+    pub fn matching(&self, marker: &str) -> Vec<String> {
+        self.log.lock().map(|l| l.iter().filter(|x| x.contains(marker)).cloned().collect()).unwrap_or_default()
+    }
+
+    /// Waits up to `limit` until `count` lines contain `marker`; returns them. Fails (with the log)
+    /// when the process ends or the time is up first.
+    pub fn wait_for_count(&mut self, marker: &str, count: usize, limit: Duration) -> Result<Vec<String>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let lines = self.matching(marker);
+            if lines.len() >= count {
+                return Ok(lines);
+            }
+            if !self.running() {
+                std::thread::sleep(Duration::from_millis(200));
+                let lines = self.matching(marker);
+                if lines.len() >= count {
+                    return Ok(lines);
+                }
+                bail!("exited without logging {count} × {marker:?}:\n{}", self.log_text());
+            }
+            if Instant::now() > deadline {
+                bail!("no {count} × {marker:?} within {limit:?}:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGTERM, then [`Service::wait_exit`].
+    pub fn terminate(&mut self, limit: Duration) -> Result<(ExitStatus, Duration)> {
+        self.signal("TERM");
+        self.wait_exit(limit)
+    }
+
     /// Waits up to `limit` for the process to exit; its status and how long it took.
     pub fn wait_exit(&mut self, limit: Duration) -> Result<(ExitStatus, Duration)> {
         let start = Instant::now();

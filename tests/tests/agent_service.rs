@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use wijk_lab::agent;
-use wijk_lab::agent_service::{loopback_consent, status, write_config, Service};
+use wijk_lab::agent_service::{event, loopback_consent, start, status, write_config};
 use wijk_lab::collector::{enroll_agent, outbox_len, Collector};
 use wijk_lab::consent_fixture::WindowSpec;
 use wijk_lab::process::run_bounded;
@@ -47,11 +47,11 @@ fn the_service_scans_reports_pushes_and_answers_its_signals() {
         .expect("consent");
     let config = write_config(dir.path(), &consent, "part_size = 2").expect("config");
 
-    let mut svc = Service::start(&config, true).expect("wijkagent run");
-    let parts = svc.wait_for("part-done", 2, SCAN_LIMIT).expect("two parts");
+    let mut svc = start(&config, true).expect("wijkagent run");
+    let parts = svc.wait_for_count(&event("part-done"), 2, SCAN_LIMIT).expect("two parts");
     assert!(parts.iter().all(|l| l.contains("parts=2")), "{parts:?}");
-    svc.wait_for("scan-finished", 1, SCAN_LIMIT).expect("scan finished");
-    svc.wait_for("push-done", 1, Duration::from_secs(60)).expect("push");
+    svc.wait_for_count(&event("scan-finished"), 1, SCAN_LIMIT).expect("scan finished");
+    svc.wait_for_count(&event("push-done"), 1, Duration::from_secs(60)).expect("push");
     assert_eq!(outbox_len(&state), 0, "the receipt emptied the outbox:\n{}", svc.log_text());
 
     let report_path = state.join("reports/latest/report.json");
@@ -83,23 +83,23 @@ fn the_service_scans_reports_pushes_and_answers_its_signals() {
     let original = std::fs::read_to_string(&consent.scope).expect("scope");
     std::fs::write(&consent.scope, original.replace("127.0.0.1-127.0.0.4", "127.0.0.1-127.0.0.9")).expect("tamper");
     svc.signal("HUP");
-    let refused = svc.wait_for("reload-refused", 1, Duration::from_secs(15)).expect("refused");
+    let refused = svc.wait_for_count(&event("reload-refused"), 1, Duration::from_secs(15)).expect("refused");
     assert!(refused[0].contains("signature"), "{refused:?}");
     // So is a configuration with a typo.
     std::fs::write(&consent.scope, &original).expect("restore");
     let good_config = std::fs::read_to_string(&config).expect("config");
     std::fs::write(&config, good_config.replace("part_size", "part_sise")).expect("typo");
     svc.signal("HUP");
-    let refused = svc.wait_for("reload-refused", 2, Duration::from_secs(15)).expect("refused");
+    let refused = svc.wait_for_count(&event("reload-refused"), 2, Duration::from_secs(15)).expect("refused");
     assert!(refused[1].contains("part_sise"), "{refused:?}");
     std::fs::write(&config, &good_config).expect("restore");
     svc.signal("HUP");
-    svc.wait_for("reloaded", 1, Duration::from_secs(15)).expect("reloaded");
+    svc.wait_for_count(&event("reloaded"), 1, Duration::from_secs(15)).expect("reloaded");
     let st = status(&config, true).expect("status");
     assert_eq!(st["service"]["running"], true, "still running after the refusals: {st}");
 
     let (code, took) = svc.terminate(STOP_LIMIT).expect("stops");
-    assert_eq!(code, Some(0), "exit code after SIGTERM");
+    assert_eq!(code.code(), Some(0), "exit code after SIGTERM");
     assert!(took < STOP_LIMIT, "{took:?}");
     let st = status(&config, true).expect("status");
     assert_eq!(st["service"]["running"], false, "{st}");
@@ -122,17 +122,17 @@ fn a_scan_stopped_halfway_carries_on_without_scanning_finished_parts_again() {
     let config = write_config(dir.path(), &consent, "part_size = 1\nrate = 40").expect("config");
     let state = dir.path().join("state");
 
-    let mut first = Service::start(&config, true).expect("wijkagent run");
-    first.wait_for("part-done", 2, SCAN_LIMIT).expect("two parts");
+    let mut first = start(&config, true).expect("wijkagent run");
+    first.wait_for_count(&event("part-done"), 2, SCAN_LIMIT).expect("two parts");
     let (code, took) = first.terminate(STOP_LIMIT).expect("stops");
-    assert_eq!(code, Some(0));
+    assert_eq!(code.code(), Some(0));
     assert!(took < STOP_LIMIT, "{took:?}");
-    let done_before: BTreeSet<usize> = first.events("part-done").iter().map(|l| part_number(l)).collect();
+    let done_before: BTreeSet<usize> = first.matching(&event("part-done")).iter().map(|l| part_number(l)).collect();
     assert!(done_before.len() >= 2, "{done_before:?}");
     assert!(done_before.len() < 6, "the scan was stopped halfway: {}", first.log_text());
-    let paused = first.events("scan-paused");
+    let paused = first.matching(&event("scan-paused"));
     assert!(paused.iter().any(|l| l.contains("sigterm")), "paused by SIGTERM: {}", first.log_text());
-    assert!(first.events("not-enrolled").is_empty(), "nothing finished yet");
+    assert!(first.matching(&event("not-enrolled")).is_empty(), "nothing finished yet");
     let progress = state.join("service/scan");
     let kept = std::fs::read_dir(&progress)
         .expect("progress dir")
@@ -143,14 +143,14 @@ fn a_scan_stopped_halfway_carries_on_without_scanning_finished_parts_again() {
     assert_eq!(st["current"]["parts_done"], done_before.len(), "{st}");
 
     // No --now: the scan in progress is due by itself.
-    let mut second = Service::start(&config, false).expect("wijkagent run again");
-    let resumed = second.wait_for("scan-resumed", 1, Duration::from_secs(30)).expect("resumed");
+    let mut second = start(&config, false).expect("wijkagent run again");
+    let resumed = second.wait_for_count(&event("scan-resumed"), 1, Duration::from_secs(30)).expect("resumed");
     assert!(resumed[0].contains(&format!("parts_done={}", done_before.len())), "{resumed:?}");
-    second.wait_for("scan-finished", 1, SCAN_LIMIT).expect("finished");
-    let done_after: BTreeSet<usize> = second.events("part-done").iter().map(|l| part_number(l)).collect();
+    second.wait_for_count(&event("scan-finished"), 1, SCAN_LIMIT).expect("finished");
+    let done_after: BTreeSet<usize> = second.matching(&event("part-done")).iter().map(|l| part_number(l)).collect();
     assert!(done_before.is_disjoint(&done_after), "no part twice: {done_before:?} then {done_after:?}");
     assert_eq!(done_before.union(&done_after).count(), 6, "every part once");
-    second.wait_for("not-enrolled", 1, Duration::from_secs(10)).expect("says it cannot push");
+    second.wait_for_count(&event("not-enrolled"), 1, Duration::from_secs(10)).expect("says it cannot push");
     second.terminate(STOP_LIMIT).expect("stops");
     assert!(!progress.exists(), "the finished scan leaves no progress behind");
 
@@ -204,10 +204,10 @@ fn the_end_of_a_window_pauses_the_scan_and_the_next_window_carries_it_on() {
         loopback_consent(&dir.path().join("consent"), &["127.0.0.1-127.0.0.40"], windows.clone()).expect("consent");
     // Forty parts at 20 packets per second: longer than the first window.
     let config = write_config(dir.path(), &consent, "part_size = 1\nrate = 20").expect("config");
-    let mut svc = Service::start(&config, true).expect("wijkagent run");
-    let paused = svc.wait_for("scan-paused", 1, Duration::from_secs(90)).expect("paused at the window's end");
+    let mut svc = start(&config, true).expect("wijkagent run");
+    let paused = svc.wait_for_count(&event("scan-paused"), 1, Duration::from_secs(90)).expect("paused at the window's end");
     assert!(paused[0].contains("window-closed"), "{paused:?} (windows {windows:?})");
-    let done_before: BTreeSet<usize> = svc.events("part-done").iter().map(|l| part_number(l)).collect();
+    let done_before: BTreeSet<usize> = svc.matching(&event("part-done")).iter().map(|l| part_number(l)).collect();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let st = loop {
         let st = status(&config, true).expect("status");
@@ -219,10 +219,10 @@ fn the_end_of_a_window_pauses_the_scan_and_the_next_window_carries_it_on() {
     assert_eq!(st["service"]["phase"], "waiting-for-window", "{st}");
     assert_eq!(st["current"]["parts_done"], done_before.len(), "{st}");
     assert_eq!(st["consent"]["window_open"], false, "{st}");
-    let resumed = svc.wait_for("scan-resumed", 1, Duration::from_secs(90)).expect("resumed in the next window");
+    let resumed = svc.wait_for_count(&event("scan-resumed"), 1, Duration::from_secs(90)).expect("resumed in the next window");
     assert!(resumed[0].contains(&format!("parts_done={}", done_before.len())), "{resumed:?}");
     // Enough to see it carry on; the rest of the scan is not waited for.
-    let lines = svc.wait_for("part-done", done_before.len() + 2, Duration::from_secs(60)).expect("more parts");
+    let lines = svc.wait_for_count(&event("part-done"), done_before.len() + 2, Duration::from_secs(60)).expect("more parts");
     let numbers: Vec<usize> = lines.iter().map(|l| part_number(l)).collect();
     let unique: BTreeSet<usize> = numbers.iter().copied().collect();
     assert_eq!(unique.len(), numbers.len(), "no part scanned twice: {numbers:?}");

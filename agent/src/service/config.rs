@@ -3,7 +3,7 @@
 //!
 //! Unknown keys are refused (a typo must not silently fall back to a default); relative paths are
 //! taken from the file's own directory. Everything except `[consent]` has a default; the packaged
-//! file (`packaging/wijkagent/agent.toml`) shows them all.
+//! file (`packaging/config/agent.toml`) shows them all.
 
 use std::path::{Path, PathBuf};
 
@@ -265,7 +265,7 @@ mod tests {
     use super::*;
 
     /// The file the Debian package installs as /etc/wijkagent/agent.toml.
-    const PACKAGED: &str = include_str!("../../../packaging/wijkagent/agent.toml");
+    const PACKAGED: &str = include_str!("../../../packaging/config/agent.toml");
 
     #[test]
     fn the_packaged_file_parses_with_the_documented_defaults() {
