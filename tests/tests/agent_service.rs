@@ -205,7 +205,8 @@ fn the_end_of_a_window_pauses_the_scan_and_the_next_window_carries_it_on() {
     // Forty parts at 20 packets per second: longer than the first window.
     let config = write_config(dir.path(), &consent, "part_size = 1\nrate = 20").expect("config");
     let mut svc = start(&config, true).expect("wijkagent run");
-    let paused = svc.wait_for_count(&event("scan-paused"), 1, Duration::from_secs(90)).expect("paused at the window's end");
+    let paused =
+        svc.wait_for_count(&event("scan-paused"), 1, Duration::from_secs(90)).expect("paused at the window's end");
     assert!(paused[0].contains("window-closed"), "{paused:?} (windows {windows:?})");
     let done_before: BTreeSet<usize> = svc.matching(&event("part-done")).iter().map(|l| part_number(l)).collect();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -219,10 +220,12 @@ fn the_end_of_a_window_pauses_the_scan_and_the_next_window_carries_it_on() {
     assert_eq!(st["service"]["phase"], "waiting-for-window", "{st}");
     assert_eq!(st["current"]["parts_done"], done_before.len(), "{st}");
     assert_eq!(st["consent"]["window_open"], false, "{st}");
-    let resumed = svc.wait_for_count(&event("scan-resumed"), 1, Duration::from_secs(90)).expect("resumed in the next window");
+    let resumed =
+        svc.wait_for_count(&event("scan-resumed"), 1, Duration::from_secs(90)).expect("resumed in the next window");
     assert!(resumed[0].contains(&format!("parts_done={}", done_before.len())), "{resumed:?}");
     // Enough to see it carry on; the rest of the scan is not waited for.
-    let lines = svc.wait_for_count(&event("part-done"), done_before.len() + 2, Duration::from_secs(60)).expect("more parts");
+    let lines =
+        svc.wait_for_count(&event("part-done"), done_before.len() + 2, Duration::from_secs(60)).expect("more parts");
     let numbers: Vec<usize> = lines.iter().map(|l| part_number(l)).collect();
     let unique: BTreeSet<usize> = numbers.iter().copied().collect();
     assert_eq!(unique.len(), numbers.len(), "no part scanned twice: {numbers:?}");

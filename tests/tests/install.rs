@@ -84,6 +84,11 @@ fn packages_install_run_and_purge_cleanly() -> Result<()> {
     check_installed(&root)?;
     check_units_in_root(&root)?;
     steps.done("users, state directories, conffiles, units checked");
+    root.mount_proc()?;
+    let started = services_start_as_installed(&root);
+    root.unmount_proc()?;
+    started?;
+    steps.done("both services start as installed (the agent waits for its consent)");
     consent_ceremony(&root)?;
     steps.done("consent keygen, init, sign, verify");
     root.mount_proc()?;
@@ -384,6 +389,64 @@ fn self_scan_as_the_service(root: &DebianRoot) -> Result<()> {
     let (uid, ..) = account(root, "wijkagent")?;
     ensure!(audit.uid() == uid, "the audit log is owned by uid {}", audit.uid());
     root.run_ok(&["wijkagent", "audit", "verify", "--log", "/var/lib/wijkagent/audit.log"], Duration::from_secs(60))?;
+    Ok(())
+}
+
+/// Both services as their units start them, with the packaged configuration, for a few seconds:
+/// the agent without a consent yet waits (no crash loop) and answers `status`; wijkpost serves
+/// (on ports the kernel picks: flags override the file). SIGTERM from `timeout` stops both.
+fn services_start_as_installed(root: &DebianRoot) -> Result<()> {
+    let agent = [
+        "--reuid=wijkagent",
+        "--regid=wijkagent",
+        "--init-groups",
+        "--inh-caps=-all,+net_raw",
+        "--ambient-caps=+net_raw",
+    ];
+    let mut run = vec!["timeout", "-s", "TERM", "-k", "15", "6", "setpriv"];
+    run.extend(agent);
+    run.extend(["wijkagent", "run", "--config", "/etc/wijkagent/agent.toml"]);
+    let f = root.run(&run, Duration::from_secs(60))?;
+    // `timeout` says 124 when it had to send SIGTERM; the agent itself exits 0 on it.
+    ensure!(f.code() == Some(124), "wijkagent run ended on its own: {}", f.describe());
+    for event in ["started", "consent-unusable", "stopped"] {
+        ensure!(f.stderr.contains(&format!("event=\"{event}\"")), "wijkagent run did not log {event}: {}", f.stderr);
+    }
+    let status = root.run_ok(
+        &[
+            "setpriv",
+            "--reuid=wijkagent",
+            "--regid=wijkagent",
+            "--init-groups",
+            "wijkagent",
+            "--lang",
+            "en",
+            "status",
+            "--offline",
+        ],
+        Duration::from_secs(30),
+    )?;
+    ensure!(status.contains("NOT USABLE") && status.contains("not enrolled"), "wijkagent status said:\n{status}");
+    let mut serve = vec!["timeout", "-s", "TERM", "-k", "15", "6", "setpriv"];
+    serve.extend(["--reuid=wijkpost", "--regid=wijkpost", "--init-groups", "--inh-caps=-all"]);
+    serve.extend([
+        "wijkpost",
+        "serve",
+        "--config",
+        "/etc/wijkpost/wijkpost.toml",
+        "--web",
+        "127.0.0.1:0",
+        "--mqtt",
+        "127.0.0.1:0",
+    ]);
+    let f = root.run(&serve, Duration::from_secs(60))?;
+    ensure!(f.code() == Some(124), "wijkpost serve ended on its own: {}", f.describe());
+    ensure!(
+        f.stderr.contains("gestopt") || f.stderr.contains("stopped"),
+        "wijkpost did not stop cleanly: {}",
+        f.stderr
+    );
+    ensure!(root.path("/var/lib/wijkpost/ca").is_dir(), "wijkpost made no CA in its state directory");
     Ok(())
 }
 
