@@ -89,8 +89,8 @@ pub struct Outcome {
     pub path: PathBuf,
 }
 
-/// Whether raw sockets will be used.
-fn use_raw(plan: &Plan) -> bool {
+/// Whether raw sockets will be used for `plan` (CAP_NET_RAW and no `--connect`).
+pub fn use_raw(plan: &Plan) -> bool {
     !plan.force_connect && net::has_raw_privileges()
 }
 
@@ -104,22 +104,8 @@ pub async fn execute(
 ) -> Result<Outcome, ScanError> {
     let started_at = Utc::now();
     let scan_id = format!("{}-{:08x}", started_at.format("%Y%m%dT%H%M%SZ"), rand::random::<u32>());
-    let raw = use_raw(&plan);
+    audit.append(started_event(&plan, &scan_id, opts.mode, use_raw(&plan)))?;
     let consent = &plan.consent;
-    audit.append(AuditEvent::ScanStarted {
-        scan_id: scan_id.clone(),
-        mode: opts.mode.to_string(),
-        consent_sha256: consent.sha256.clone(),
-        signer: consent.signer.clone(),
-        organisation: consent.terms.organisation.clone(),
-        profile: plan.profile_name.clone(),
-        targets: u64::try_from(consent.terms.scope.target_count()).unwrap_or(u64::MAX),
-        tcp_ports: plan.ports.tcp.len(),
-        udp_ports: plan.ports.udp.len(),
-        rate: plan.caps.total,
-        per_host_rate: plan.caps.per_host,
-        method: if raw { "syn" } else { "connect" }.to_string(),
-    })?;
 
     // The consent window closes: stop there, keep what was found.
     let window_timer = consent.terms.schedule.current_end(Utc::now()).map(|end| {
@@ -150,7 +136,32 @@ pub async fn execute(
     if let Some(why) = &interrupted {
         audit.append(AuditEvent::ScanInterrupted { scan_id: scan_id.clone(), reason: why.clone() })?;
     }
-    audit.append(AuditEvent::ScanFinished {
+    audit.append(finished_event(&report, scan_id, &path))?;
+    Ok(Outcome { report, path })
+}
+
+/// The audit record of a scan starting under `plan` (`mode`: `scan`, `self`, `service`).
+pub fn started_event(plan: &Plan, scan_id: &str, mode: &str, raw: bool) -> AuditEvent {
+    let consent = &plan.consent;
+    AuditEvent::ScanStarted {
+        scan_id: scan_id.to_string(),
+        mode: mode.to_string(),
+        consent_sha256: consent.sha256.clone(),
+        signer: consent.signer.clone(),
+        organisation: consent.terms.organisation.clone(),
+        profile: plan.profile_name.clone(),
+        targets: u64::try_from(consent.terms.scope.target_count()).unwrap_or(u64::MAX),
+        tcp_ports: plan.ports.tcp.len(),
+        udp_ports: plan.ports.udp.len(),
+        rate: plan.caps.total,
+        per_host_rate: plan.caps.per_host,
+        method: if raw { "syn" } else { "connect" }.to_string(),
+    }
+}
+
+/// The audit record of a finished scan whose report is at `path`.
+pub fn finished_event(report: &Report, scan_id: String, path: &Path) -> AuditEvent {
+    AuditEvent::ScanFinished {
         scan_id,
         complete: report.complete,
         hosts_up: report.stats.hosts_up,
@@ -159,8 +170,7 @@ pub async fn execute(
         probes_sent: report.stats.probes_sent,
         duration_s: report.stats.duration_s,
         report: path.display().to_string(),
-    })?;
-    Ok(Outcome { report, path })
+    }
 }
 
 /// Runs the engines over `plan` and assembles the report; writes no file and no audit record (the

@@ -41,18 +41,8 @@ pub fn finish(config: &Config, meta: &Meta, parts: Vec<Report>) -> Result<LastSc
     fsutil::create_dir(&dir, 0o750).map_err(|e| format!("{}: {e}", dir.display()))?;
     let written = report::write_all(&report, &dir, lang).map_err(|e| e.to_string())?;
     let json = written.first().cloned().unwrap_or_else(|| dir.join(report::REPORT_JSON));
-    let audited = AuditLog::open(&config.audit_log).and_then(|mut log| {
-        log.append(AuditEvent::ScanFinished {
-            scan_id: meta.scan_id.clone(),
-            complete: report.complete,
-            hosts_up: report.stats.hosts_up,
-            open_tcp: report.stats.open_tcp,
-            open_udp: report.stats.open_udp,
-            probes_sent: report.stats.probes_sent,
-            duration_s: report.stats.duration_s,
-            report: json.display().to_string(),
-        })
-    });
+    let audited = AuditLog::open(&config.audit_log)
+        .and_then(|mut log| log.append(crate::scan::finished_event(&report, meta.scan_id.clone(), &json)));
     if let Err(e) = audited {
         tracing::error!(event = "audit-failed", "{e}");
     }

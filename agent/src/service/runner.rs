@@ -91,6 +91,7 @@ impl Runner {
 
     /// Runs until SIGTERM.
     pub async fn run(mut self) {
+        self.show(Phase::Starting, None, None);
         if self.memory.since.is_none() {
             self.memory.since = Some(Utc::now());
             self.remember();
@@ -381,21 +382,7 @@ impl Runner {
                 return None;
             }
         };
-        let consent = &plan.consent;
-        self.audit(AuditEvent::ScanStarted {
-            scan_id: cp.meta.scan_id.clone(),
-            mode: "service".into(),
-            consent_sha256: consent.sha256.clone(),
-            signer: consent.signer.clone(),
-            organisation: consent.terms.organisation.clone(),
-            profile: plan.profile_name.clone(),
-            targets: u64::try_from(consent.terms.scope.target_count()).unwrap_or(u64::MAX),
-            tcp_ports: plan.ports.tcp.len(),
-            udp_ports: plan.ports.udp.len(),
-            rate: plan.caps.total,
-            per_host_rate: plan.caps.per_host,
-            method: if !plan.force_connect && crate::net::has_raw_privileges() { "syn" } else { "connect" }.into(),
-        });
+        self.audit(scan::started_event(plan, &cp.meta.scan_id, "service", scan::use_raw(plan)));
         tracing::info!(event = "scan-started", scan_id = %cp.meta.scan_id, parts, due = %due, "{}", lang.pick("scan gestart", "scan started"));
         self.memory.served_due = Some(due);
         self.remember();

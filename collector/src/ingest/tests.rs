@@ -213,6 +213,34 @@ fn ingest_rate() {
     );
 }
 
+/// What Ed25519 verification alone costs per summary on one core, single and in batches as ingest
+/// verifies: the floor under ingest's cost per summary, whatever else is made faster.
+#[test]
+#[ignore = "measurement: cargo test -p wijkpost --release --lib signature_cost -- --ignored --nocapture"]
+fn signature_cost() {
+    use ed25519_dalek::{Signature, Signer, VerifyingKey};
+    let total = 20_000;
+    let key = SigningKey::from_bytes(&[9; 32]);
+    let public: VerifyingKey = key.verifying_key();
+    let messages: Vec<Vec<u8>> = (1..=total).map(|seq| signed(A, seq as u64)).collect();
+    let signatures: Vec<Signature> = messages.iter().map(|m| key.sign(m)).collect();
+    let started = std::time::Instant::now();
+    for (m, s) in messages.iter().zip(&signatures) {
+        public.verify_strict(m, s).expect("valid");
+    }
+    let single = started.elapsed().as_secs_f64() * 1e6 / total as f64;
+    let started = std::time::Instant::now();
+    for (ms, ss) in messages.chunks(64).zip(signatures.chunks(64)) {
+        let refs: Vec<&[u8]> = ms.iter().map(Vec::as_slice).collect();
+        ed25519_dalek::verify_batch(&refs, ss, &vec![public; ms.len()]).expect("valid batch");
+    }
+    let batched = started.elapsed().as_secs_f64() * 1e6 / total as f64;
+    println!(
+        "ed25519 on one core, {} byte messages: {single:.1} µs each alone, {batched:.1} µs each in batches of 64",
+        messages[0].len()
+    );
+}
+
 #[test]
 fn the_lag_is_measured_from_reading_the_oldest_message_of_a_batch() {
     let (_dir, mut ingest, stats) = setup();
