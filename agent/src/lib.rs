@@ -18,6 +18,8 @@ pub mod cli;
 pub mod consent;
 pub mod discover;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod i18n;
 pub mod net;
 pub mod outbox;

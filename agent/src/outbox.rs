@@ -205,3 +205,7 @@ impl Outbox {
 #[cfg(test)]
 #[path = "outbox_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "outbox_props.rs"]
+mod props;

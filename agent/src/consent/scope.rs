@@ -375,3 +375,7 @@ fn parse_range(field: &str, raw: &str, a: &str, b: &str) -> Result<Span, Consent
 #[cfg(test)]
 #[path = "scope_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "scope_props.rs"]
+mod props;

@@ -148,6 +148,13 @@ pub fn read_public_key(path: &Path) -> Result<VerifyingKey, ConsentError> {
     let bad =
         |reason: &str| ConsentError::TrustedKeyUnreadable { path: path.to_path_buf(), reason: reason.to_string() };
     let text = fs::read_to_string(path).map_err(|e| bad(&e.to_string()))?;
+    parse_public_key(&text, path)
+}
+
+/// Parses the text of a public key file and checks its fingerprint (`path` only names it in errors).
+pub fn parse_public_key(text: &str, path: &Path) -> Result<VerifyingKey, ConsentError> {
+    let bad =
+        |reason: &str| ConsentError::TrustedKeyUnreadable { path: path.to_path_buf(), reason: reason.to_string() };
     let fields: Vec<&str> = text.split_whitespace().collect();
     let [magic, b64, fp] = fields.as_slice() else {
         return Err(bad(&format!("expected one line \"{PUB_MAGIC} <base64> <fingerprint>\"")));

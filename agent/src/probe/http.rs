@@ -12,7 +12,7 @@
 //! [`tls_connect`] does a TLS handshake that accepts any certificate: probes identify, the judging of
 //! certificates and protocol versions belongs to [`crate::tls::analyse`], which HTTPS ports also get.
 
-mod parse;
+pub(crate) mod parse;
 #[cfg(test)]
 mod tests;
 

@@ -16,9 +16,9 @@
 //! Then an unbind. Nothing is ever written.
 
 #[path = "ldap_ber.rs"]
-pub(super) mod ber;
+pub(crate) mod ber;
 #[path = "ldap_messages.rs"]
-mod messages;
+pub(crate) mod messages;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;

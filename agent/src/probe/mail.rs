@@ -7,7 +7,7 @@
 //! (or no CAPA at all, so no STLS), IMAP without `LOGINDISABLED`. Those are `cleartext-mail-login`.
 //! The conversation ends with `QUIT` / `LOGOUT`; nothing is authenticated, no mail is sent.
 
-mod parse;
+pub(crate) mod parse;
 #[cfg(test)]
 mod tests;
 

@@ -12,7 +12,7 @@
 //! Messages are built and read by hand with the bounded BSON codec in `mongodb_bson.rs`.
 
 #[path = "mongodb_bson.rs"]
-mod bson;
+pub(crate) mod bson;
 
 use super::io::{self, ProbeError, Session};
 use super::{Limits, ServiceInfo, Target};

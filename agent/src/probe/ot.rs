@@ -17,15 +17,15 @@
 //! arrives goes straight to the attached device. No probe ever writes or reads a process value.
 
 #[path = "ot_bacnet.rs"]
-mod bacnet;
+pub(crate) mod bacnet;
 #[path = "ot_enip.rs"]
-mod enip;
+pub(crate) mod enip;
 #[path = "ot_fox.rs"]
-mod fox;
+pub(crate) mod fox;
 #[path = "ot_modbus.rs"]
-mod modbus;
+pub(crate) mod modbus;
 #[path = "ot_s7.rs"]
-mod s7;
+pub(crate) mod s7;
 
 use super::{Limits, ServiceInfo, Target};
 use crate::ports::Proto;

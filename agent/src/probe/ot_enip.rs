@@ -36,8 +36,10 @@ pub(crate) struct Identity {
     pub name: String,
 }
 
-/// The payload length of an encapsulation header (24 bytes), checked.
-pub(crate) fn parse_header(h: &[u8]) -> Result<usize, ProbeError> {
+/// The payload length of an encapsulation header (24 bytes), checked; a shorter header is a
+/// connection closed early.
+pub(crate) fn parse_header(header: &[u8]) -> Result<usize, ProbeError> {
+    let h = header.get(..24).ok_or(ProbeError::Closed)?;
     let len = usize::from(u16::from_le_bytes([h[2], h[3]]));
     if h[..2] != [0x63, 0x00] || len > MAX_PAYLOAD {
         return Err(ProbeError::Protocol(format!("EtherNet/IP command {:02x?} length {len}", &h[..2])));
@@ -131,6 +133,15 @@ pub(super) mod tests {
         m[2..4].copy_from_slice(&(payload.len() as u16).to_le_bytes());
         m.extend(payload);
         m
+    }
+
+    /// Found by fuzzing (`probe_reply`): a header shorter than 24 bytes indexed out of bounds.
+    #[test]
+    fn a_short_header_is_an_error_not_a_panic() {
+        assert!(matches!(parse_header(&[0x13]), Err(ProbeError::Closed)));
+        assert!(matches!(parse_header(&[0x63, 0x00, 0x04]), Err(ProbeError::Closed)));
+        assert!(matches!(parse_header(&controllogix()[..23]), Err(ProbeError::Closed)));
+        assert!(parse_header(&controllogix()[..24]).is_ok());
     }
 
     #[test]

@@ -57,8 +57,10 @@ pub(crate) struct Module {
     pub firmware: Option<String>,
 }
 
-/// The TPDU after a TPKT header: checks version and length, returns the TPDU length.
+/// The TPDU after a TPKT header (4 bytes): checks version and length, returns the TPDU length; a
+/// shorter header is a connection closed early.
 pub(crate) fn parse_tpkt(header: &[u8]) -> Result<usize, ProbeError> {
+    let header = header.get(..4).ok_or(ProbeError::Closed)?;
     let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
     if header[0] != 0x03 || !(7..=MAX_TPKT).contains(&len) {
         return Err(ProbeError::Protocol(format!("TPKT version {} length {len}", header[0])));
@@ -220,6 +222,14 @@ pub(super) mod tests {
         m.extend_from_slice(&params);
         m.extend(data);
         m
+    }
+
+    /// Found by fuzzing (`probe_reply`): a TPKT header shorter than 4 bytes indexed out of bounds.
+    #[test]
+    fn a_short_tpkt_header_is_an_error_not_a_panic() {
+        assert!(matches!(parse_tpkt(&[]), Err(ProbeError::Closed)));
+        assert!(matches!(parse_tpkt(&[0x03, 0x00, 0x00]), Err(ProbeError::Closed)));
+        assert_eq!(parse_tpkt(&[0x03, 0x00, 0x00, 0x16]).ok(), Some(0x16 - 4));
     }
 
     #[test]

@@ -24,9 +24,9 @@
 //! The sessions are never used: no tree connect, no file, no pipe.
 
 #[path = "smb_ntlm.rs"]
-mod ntlm;
+pub(crate) mod ntlm;
 #[path = "smb_packets.rs"]
-mod packets;
+pub(crate) mod packets;
 
 use tokio::time::Instant;
 

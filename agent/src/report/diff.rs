@@ -405,8 +405,14 @@ impl LoadError {
 /// Reads and checks a `report.json`.
 pub fn load(path: &Path) -> Result<Report, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+    parse(&bytes, path)
+}
+
+/// Checks the bytes of a `report.json` (`path` only names it in errors): JSON, the schema it
+/// names, then the shape.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Report, LoadError> {
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|source| LoadError::Json { path: path.to_path_buf(), source })?;
+        serde_json::from_slice(bytes).map_err(|source| LoadError::Json { path: path.to_path_buf(), source })?;
     match value.get("schema").and_then(|s| s.as_str()) {
         Some(s) if s == wijk_protocol::REPORT_SCHEMA => {}
         other => {

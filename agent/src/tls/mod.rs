@@ -26,12 +26,12 @@
 //! fingerprints go into [`CertReport`], never into ids.
 
 mod accept_any;
-mod cert;
+pub(crate) mod cert;
 mod ciphers;
 mod client_hello;
 mod handshake;
-mod server_hello;
-mod starttls;
+pub(crate) mod server_hello;
+pub(crate) mod starttls;
 mod versions;
 
 #[cfg(test)]

@@ -322,7 +322,6 @@ pub(crate) fn parse_certificates(body: &[u8]) -> Result<Vec<Vec<u8>>, ParseError
 }
 
 /// Parses a whole byte string of records (as a test or fuzzer would hand it over).
-#[cfg(test)]
 pub(crate) fn parse_flight(mut bytes: &[u8], want_chain: bool) -> Result<Flight, ParseError> {
     let mut flight = Flight::default();
     while !flight.complete(want_chain) {

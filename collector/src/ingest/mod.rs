@@ -244,5 +244,25 @@ impl Ingest {
     }
 }
 
+/// What ingest makes of one message before the store has its say, without a store: the row it
+/// would store, or the refusal's reason code and detail. `key` is the enrolled key of the agent
+/// the topic names (`None`: not enrolled). For the fuzz targets in `fuzz/` and for tests.
+#[doc(hidden)]
+pub fn judge_one(
+    message: &Message,
+    key: Option<VerifyingKey>,
+    now: DateTime<Utc>,
+) -> Result<SummaryRow, (&'static str, String)> {
+    let mut keys = HashMap::new();
+    if let Some(agent) = topics::agent_of_summary(&message.topic) {
+        keys.insert(agent.to_string(), key);
+    }
+    match judge::judge_batch(std::slice::from_ref(message), &keys, now).pop() {
+        Some(Verdict::Good(row, _)) => Ok(row),
+        Some(Verdict::Refused(refusal)) => Err((refusal.reason, refusal.detail)),
+        None => Err(("empty", "a batch of one message gave no verdict".to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests;
