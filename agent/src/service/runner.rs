@@ -193,8 +193,10 @@ impl Runner {
         }
     }
 
+    /// Reads the consent files again; a new valid consent (another one than in force) is taken.
     fn look_for_consent(&mut self) {
-        if let Ok(c) = load_consent(&self.config) {
+        let in_force = self.consent.as_ref().ok().map(|c| c.sha256.clone());
+        if let Some(c) = load_consent(&self.config).ok().filter(|c| Some(&c.sha256) != in_force.as_ref()) {
             let (lang, sha) = (self.lang(), c.sha256.clone());
             tracing::info!(event = "consent-found", consent_sha256 = %sha, "{}", lang.pick("geldige toestemming gevonden", "valid consent found"));
             self.consent = Ok(c);
