@@ -192,6 +192,23 @@ fn kill_program() -> PathBuf {
     find_program("kill").unwrap_or_else(|| PathBuf::from("kill"))
 }
 
+/// Stops `child` as a service manager would: SIGTERM, up to `grace` to exit, then SIGKILL.
+pub fn stop_child(child: &mut std::process::Child, grace: Duration) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    signal_pid(child.id(), "TERM");
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Whether a process with this pid exists.
 pub fn pid_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()

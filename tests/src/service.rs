@@ -151,18 +151,8 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        if !self.running() {
-            return;
+        if self.running() {
+            crate::process::stop_child(&mut self.child, Duration::from_secs(10));
         }
-        self.signal("TERM");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
