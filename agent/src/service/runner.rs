@@ -204,8 +204,9 @@ impl Runner {
     }
 
     /// SIGHUP: reads the configuration and the consent again. Both must be usable, or nothing
-    /// changes (when no consent was in force, a new configuration is taken anyway). Returns whether
-    /// the consent in force changed.
+    /// changes (when no consent was in force, a new configuration is taken anyway) — except that a
+    /// removed scope document withdraws the consent in force. Returns whether the consent in force
+    /// changed.
     pub fn reload(&mut self) -> bool {
         let lang = self.lang();
         let kept = lang.pick(
@@ -219,6 +220,22 @@ impl Runner {
                 return false;
             }
         };
+        if self.consent.is_ok() && !config.scope.exists() {
+            // Removing the scope document is how a consent is withdrawn (docs/toestemming.md): unlike
+            // a damaged file, that is meant, and nothing may be scanned under it any more.
+            tracing::warn!(
+                event = "consent-withdrawn",
+                scope = %config.scope.display(),
+                "{}",
+                lang.pick(
+                    "toestemming ingetrokken (document verwijderd): er wordt niets meer gescand",
+                    "consent withdrawn (document removed): nothing is scanned any more"
+                )
+            );
+            self.consent = load_consent(&config);
+            self.config = config;
+            return true;
+        }
         match (load_consent(&config), self.consent.is_ok()) {
             (Err(why), true) => {
                 tracing::error!(event = "reload-refused", "{why} ({kept})");

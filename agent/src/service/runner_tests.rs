@@ -134,3 +134,22 @@ fn an_expired_or_future_consent_is_waited_out() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_broken_consent_is_refused_but_a_removed_one_is_withdrawn() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scope = dir.path().join("scope.toml");
+    std::fs::write(&scope, "[consent]\nthis is not a signed consent\n").expect("scope");
+    let config_path = dir.path().join("agent.toml");
+    let text = "[consent]\nscope = \"scope.toml\"\ntrust = [\"k.pub\"]\n[paths]\nstate = \"state\"\n";
+    std::fs::write(&config_path, text).expect("config");
+    let config = config::parse(text, &config_path).expect("config");
+    let mut r = Runner::new(config, Signals::default(), false);
+    r.consent = Ok(consent());
+    assert!(!r.reload(), "a damaged document changes nothing");
+    assert!(r.consent.is_ok(), "the consent in force stays");
+    std::fs::remove_file(&scope).expect("withdraw");
+    assert!(r.reload(), "a removed document withdraws the consent");
+    assert!(r.consent.is_err());
+    assert!(matches!(r.next(at("2026-11-30T18:30:00Z")), Next::Wait { phase: Phase::WaitingForConsent, .. }));
+}
