@@ -1,8 +1,8 @@
 use chrono::{DateTime, Duration, Utc};
-use wijk_protocol::summary::{Counts, Severity, TlsCounts, WeaknessCount};
-use wijk_protocol::{Advice, SUMMARY_SCHEMA};
+use wijk_protocol::Advice;
 
 use super::*;
+use crate::ingest::tests::summary_with as summary;
 use crate::org::{Province, Sector, SizeClass};
 use crate::store::{sqlite::SqliteStore, NewAgent, NewToken, SummaryRow};
 
@@ -21,27 +21,6 @@ fn org(i: usize) -> Org {
 
 fn agent(i: usize) -> String {
     format!("{i:024x}")
-}
-
-fn summary(agent: &str, seq: u64, telnet: bool) -> Summary {
-    let weaknesses = if telnet {
-        vec![WeaknessCount { id: "telnet-open".into(), severity: Severity::High, hosts: 1 }]
-    } else {
-        vec![]
-    };
-    Summary {
-        schema: SUMMARY_SCHEMA.into(),
-        agent: agent.into(),
-        seq,
-        week: "2026-W49".into(),
-        agent_version: "0.1.0".into(),
-        profile: "quick".into(),
-        complete: true,
-        counts: Counts { hosts_alive: 3, open_services: 4, tls_endpoints: 0 },
-        services: vec![],
-        weaknesses,
-        tls: TlsCounts::default(),
-    }
 }
 
 /// A SQLite store with `n` enrolled agents, one organisation each, each with one stored summary

@@ -265,4 +265,4 @@ pub fn judge_one(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -39,6 +39,16 @@ fn enroll(store: &mut dyn Store, agent: &str) {
 }
 
 fn summary(agent: &str, seq: u64) -> Summary {
+    summary_with(agent, seq, true)
+}
+
+/// A small valid summary for tests (here and in the feed's): 3 hosts, 4 services, telnet open or not.
+pub(crate) fn summary_with(agent: &str, seq: u64, telnet: bool) -> Summary {
+    let weaknesses = if telnet {
+        vec![WeaknessCount { id: "telnet-open".into(), severity: Severity::High, hosts: 1 }]
+    } else {
+        vec![]
+    };
     Summary {
         schema: SUMMARY_SCHEMA.into(),
         agent: agent.into(),
@@ -49,7 +59,7 @@ fn summary(agent: &str, seq: u64) -> Summary {
         complete: true,
         counts: Counts { hosts_alive: 3, open_services: 4, tls_endpoints: 0 },
         services: vec![],
-        weaknesses: vec![WeaknessCount { id: "telnet-open".into(), severity: Severity::High, hosts: 1 }],
+        weaknesses,
         tls: TlsCounts::default(),
     }
 }
