@@ -55,13 +55,18 @@ pub fn write_config(dir: &Path, consent: &SignedConsent, scan_extra: &str) -> Re
 
 /// Starts `wijkagent run --config CONFIG` (with `--now` when asked), logging at info level.
 pub fn start(config: &Path, now: bool) -> Result<Service> {
+    start_logging(config, now, "info")
+}
+
+/// [`start`] with `WIJKAGENT_LOG=level` (`debug` shows the most).
+pub fn start_logging(config: &Path, now: bool, level: &str) -> Result<Service> {
     crate::agent::bin_checked()?;
     let mut cmd = crate::agent::command(["run", "--config"]);
     cmd.arg(config);
     if now {
         cmd.arg("--now");
     }
-    cmd.env("WIJKAGENT_LOG", "info");
+    cmd.env("WIJKAGENT_LOG", level);
     Service::start(cmd)
 }
 

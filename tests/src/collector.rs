@@ -48,15 +48,22 @@ pub struct Collector {
 impl Collector {
     /// Starts `wijkpost serve --data DATA --web 127.0.0.1:0 --mqtt 127.0.0.1:0` plus `extra`.
     pub fn start(data: &Path, extra: &[&str]) -> Result<Collector> {
+        Collector::start_logging(data, extra, "info")
+    }
+
+    /// [`Collector::start`] with `WIJKPOST_LOG=level` (`debug` shows the most).
+    pub fn start_logging(data: &Path, extra: &[&str], level: &str) -> Result<Collector> {
         let mut cmd = Command::new(bin_checked()?);
         cmd.arg("serve").arg("--data").arg(data).args(["--web", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"]).args(extra);
         let database =
             extra.iter().position(|a| *a == "--database").and_then(|i| extra.get(i + 1)).map(|s| s.to_string());
-        Collector::spawn(cmd, data, database)
+        Collector::spawn(cmd, data, database, level)
     }
 
-    fn spawn(mut cmd: Command, data: &Path, database: Option<String>) -> Result<Collector> {
-        cmd.env("WIJKPOST_LOG", "info").env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::null());
+    /// Starts `cmd` (a `wijkpost serve` command line, maybe behind `unshare`/`nsenter`, which exec
+    /// it) and waits until it logs its addresses.
+    pub fn spawn(mut cmd: Command, data: &Path, database: Option<String>, level: &str) -> Result<Collector> {
+        cmd.env("WIJKPOST_LOG", level).env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::null());
         cmd.stderr(Stdio::piped());
         let mut child = cmd.spawn().context("spawn wijkpost serve")?;
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -98,6 +105,11 @@ impl Collector {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything it logged so far.

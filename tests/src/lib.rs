@@ -42,6 +42,7 @@ pub mod process;
 pub mod report;
 pub mod service;
 pub mod services;
+pub mod sockets;
 
 pub use addressing::{host, Addressing, LabHost, LabKind, Port, Proto, HOSTILE_PORTS};
 pub use counters::PacketCounts;
