@@ -26,6 +26,11 @@ pub struct Mosquitto {
 }
 
 impl Mosquitto {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `mosquitto -c DIR/mosquitto.conf` trusting `ca`, serving `cert`/`key`, with `acl`.
     pub fn start(dir: &Path, ca: &Path, cert: &Path, key: &Path, acl: &str) -> Result<Mosquitto> {
         let program = find_program("mosquitto").context("mosquitto not installed (apt-get install mosquitto)")?;

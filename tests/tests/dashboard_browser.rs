@@ -177,7 +177,7 @@ fn push_summaries(collector: &Collector, work: &Path) {
     let agents = uplink::prepare(collector, &work.join("agents"), &report, AGENTS, 1).expect("enroll agents");
     let topic = wijk_protocol::topics::summary;
     let receipt = wijk_protocol::topics::receipt;
-    uplink::run(&collector.broker_url, &agents, topic, receipt).expect("summaries pushed and answered");
+    uplink::run(&collector.broker_url, &agents, topic, receipt, &[]).expect("summaries pushed and answered");
 }
 
 #[test]

@@ -5,6 +5,11 @@
 //!
 //! Every agent is enrolled through the real CLI; its summaries are signed with its own key before
 //! the clock starts. Loopback only; every wait is bounded.
+//!
+//! Beside the wall-clock rates, each run counts the CPU time (user + system) the processes named
+//! for it used: the load generator (this process), wijkpost (with the embedded broker inside it)
+//! and an external broker. On a machine where every core is busy, the rates relate as the CPU
+//! costs per message do, so `cpu_us_per_msg` shows where the time goes whatever else is running.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +39,36 @@ pub struct Figures {
     pub summaries_per_s: f64,
     /// The same broker's rate for the same messages, publish to delivery.
     pub raw_per_s: f64,
+    /// CPU µs per summary, publish to receipt, of the counted processes.
+    pub cpu_us_per_summary: f64,
+    /// CPU µs per raw broker message, publish to delivery, of the same processes.
+    pub raw_cpu_us_per_msg: f64,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    /// Messages per second, first publish to last answer.
+    pub per_s: f64,
+    /// CPU µs (user + system) per message of the processes counted, in the same span.
+    pub cpu_us_per_msg: f64,
+}
+
+/// Clock ticks per second of `/proc/PID/stat` (`getconf CLK_TCK`: 100 on every Linux here).
+const CLOCK_TICKS: f64 = 100.0;
+
+/// CPU seconds (user + system, all threads) process `pid` has used so far; 0 when it is gone.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // The command name (field 2) may hold spaces: count the fields after its closing parenthesis,
+    // where field 3 (state) is the first; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / CLOCK_TICKS
+}
+
+fn cpu_total(pids: &[u32]) -> f64 {
+    pids.iter().map(|&p| cpu_seconds(p)).sum()
 }
 
 /// An enrolled agent of the load generator and the summaries it will publish, signed in advance.
@@ -87,13 +122,16 @@ pub fn prepare(
 }
 
 /// Every agent publishes its payloads on `topic_of(agent)` and counts what comes back on
-/// `answer_of(agent)`; returns messages per second from the common start to the last answer.
+/// `answer_of(agent)`; returns messages per second from the common start to the last answer, and
+/// the CPU time per message that this process and `pids` used meanwhile.
 pub fn run(
     broker: &str,
     agents: &[BenchAgent],
     topic_of: fn(&str) -> String,
     answer_of: fn(&str) -> String,
-) -> Result<f64> {
+    pids: &[u32],
+) -> Result<Rate> {
+    let pids: Vec<u32> = std::iter::once(std::process::id()).chain(pids.iter().copied()).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let barrier = Arc::new(Barrier::new(agents.len() + 1));
@@ -141,6 +179,7 @@ pub fn run(
         let total: usize = agents.iter().map(|a| a.payloads.len()).sum();
         barrier.wait().await;
         let start = Instant::now();
+        let cpu_start = cpu_total(&pids);
         let progress = {
             let answered_all = answered_all.clone();
             tokio::spawn(async move {
@@ -161,6 +200,7 @@ pub fn run(
             last = last.max(done??);
         }
         progress.abort();
-        Ok(total as f64 / (last - start).as_secs_f64())
+        let cpu = cpu_total(&pids) - cpu_start;
+        Ok(Rate { per_s: total as f64 / (last - start).as_secs_f64(), cpu_us_per_msg: cpu * 1e6 / total as f64 })
     })
 }

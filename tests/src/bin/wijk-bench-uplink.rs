@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde_json::json;
-use wijk_lab::bench::uplink::{median, prepare, run, BenchAgent, Figures};
+use wijk_lab::bench::uplink::{median, prepare, run, BenchAgent, Figures, Rate};
 use wijk_lab::brokers::{Mosquitto, PgDatabase};
 use wijk_lab::collector::{self_report, Collector};
 use wijk_lab::process::find_program;
@@ -27,26 +27,41 @@ fn sizes() -> (usize, usize) {
 }
 
 /// `ROUNDS` alternating rounds of the raw broker rate and wijkpost's rate on `broker`; the medians.
+/// `pids`: the broker's and wijkpost's processes, whose CPU time is counted with this one's.
 fn measure(
     stack: &str,
     broker: &str,
     agents: &[BenchAgent],
     per_agent: usize,
+    pids: &[u32],
     log: &dyn Fn() -> String,
 ) -> Result<Figures> {
-    let (mut raw, mut summaries) = (Vec::new(), Vec::new());
+    let (mut raw, mut summaries): (Vec<Rate>, Vec<Rate>) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let this: Vec<BenchAgent> = agents.iter().map(|a| a.round(round, per_agent)).collect();
         eprintln!("{stack}, round {} of {ROUNDS}: raw broker rate", round + 1);
-        raw.push(run(broker, &this, bench_topic, bench_topic)?);
+        raw.push(run(broker, &this, bench_topic, bench_topic, pids)?);
         eprintln!("{stack}, round {} of {ROUNDS}: summaries to wijkpost", round + 1);
-        summaries.push(run(broker, &this, topics::summary, topics::receipt).inspect_err(|_| {
+        summaries.push(run(broker, &this, topics::summary, topics::receipt, pids).inspect_err(|_| {
             eprintln!("wijkpost logged:\n{}", log());
         })?);
-        eprintln!("  raw {:.0}/s, summaries {:.0}/s", raw[round], summaries[round]);
+        let (r, s) = (raw[round], summaries[round]);
+        eprintln!(
+            "  raw {:.0}/s ({:.1} CPU µs each), summaries {:.0}/s ({:.1} CPU µs each)",
+            r.per_s, r.cpu_us_per_msg, s.per_s, s.cpu_us_per_msg
+        );
     }
     let first: Vec<BenchAgent> = agents.iter().map(|a| a.round(0, per_agent)).collect();
-    Ok(figure(stack, &first, median(summaries), median(raw)))
+    let rates = |v: &[Rate], f: fn(&Rate) -> f64| median(v.iter().map(f).collect());
+    Ok(Figures {
+        stack: stack.to_string(),
+        summaries: first.iter().map(|a| a.payloads.len()).sum(),
+        payload_bytes: first.first().and_then(|a| a.payloads.first()).map_or(0, Vec::len),
+        summaries_per_s: rates(&summaries, |r| r.per_s),
+        raw_per_s: rates(&raw, |r| r.per_s),
+        cpu_us_per_summary: rates(&summaries, |r| r.cpu_us_per_msg),
+        raw_cpu_us_per_msg: rates(&raw, |r| r.cpu_us_per_msg),
+    })
 }
 
 fn bench_topic(agent: &str) -> String {
@@ -66,7 +81,8 @@ fn main() -> Result<()> {
         let collector = Collector::start(&dir.join("wijkpost"), &[])?;
         let agents = prepare(&collector, &dir, &report, agents_n, per_agent * ROUNDS)?;
         let log = || collector.log_text();
-        figures.push(measure("embedded+sqlite", &collector.broker_url, &agents, per_agent, &log)?);
+        let pids = [collector.pid()];
+        figures.push(measure("embedded+sqlite", &collector.broker_url, &agents, per_agent, &pids, &log)?);
     }
     // 2. Mosquitto and PostgreSQL.
     match (find_program("mosquitto"), PgDatabase::create()?) {
@@ -78,25 +94,29 @@ fn main() -> Result<()> {
             let collector = Collector::start(&data, &["--broker", &broker.url, "--database", &db.url])?;
             let agents = prepare(&collector, &dir, &report, agents_n, per_agent * ROUNDS)?;
             let log = || collector.log_text();
-            figures.push(measure("mosquitto+postgres", &broker.url, &agents, per_agent, &log)?);
+            // PostgreSQL's server processes are not counted (one per connection, shared with others).
+            let pids = [collector.pid(), broker.pid()];
+            figures.push(measure("mosquitto+postgres", &broker.url, &agents, per_agent, &pids, &log)?);
             std::thread::sleep(Duration::from_millis(100));
         }
         _ => println!("mosquitto+postgres: skipped (mosquitto or PostgreSQL missing)"),
     }
 
-    println!("\n| stack | summaries per round | payload | summaries/s (publish → receipt) | raw broker msgs/s | ratio | target |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("\n| stack | summaries per round | payload | summaries/s (publish → receipt) | raw broker msgs/s | ratio | CPU µs per summary / per raw message | target |");
+    println!("|---|---|---|---|---|---|---|---|");
     for f in &figures {
         let ratio = f.summaries_per_s / f.raw_per_s;
         let floor = if f.stack.starts_with("embedded") { 10_000.0 } else { 0.0 };
         let met = ratio >= 0.5 && f.summaries_per_s >= floor;
         println!(
-            "| {} | {} | {} B | {:.0} | {:.0} | {ratio:.2} | {} |",
+            "| {} | {} | {} B | {:.0} | {:.0} | {ratio:.2} | {:.1} / {:.1} | {} |",
             f.stack,
             f.summaries,
             f.payload_bytes,
             f.summaries_per_s,
             f.raw_per_s,
+            f.cpu_us_per_summary,
+            f.raw_cpu_us_per_msg,
             if met { "met" } else { "missed (≥ 0.50 of raw; embedded ≥ 10,000/s)" }
         );
     }
@@ -112,14 +132,4 @@ fn main() -> Result<()> {
     std::fs::write(out.join("uplink.json"), serde_json::to_string_pretty(&doc)?).context("write uplink.json")?;
     println!("\nresults: {}", out.join("uplink.json").display());
     Ok(())
-}
-
-fn figure(stack: &str, agents: &[BenchAgent], summaries_per_s: f64, raw_per_s: f64) -> Figures {
-    Figures {
-        stack: stack.to_string(),
-        summaries: agents.iter().map(|a| a.payloads.len()).sum(),
-        payload_bytes: agents.first().and_then(|a| a.payloads.first()).map_or(0, Vec::len),
-        summaries_per_s,
-        raw_per_s,
-    }
 }
