@@ -4,10 +4,11 @@
 //! at a lab range through [`Addressing`], and the lab itself is built from the same table, so the
 //! expectations in the tests and the daemons the lab starts cannot drift apart.
 //!
-//! There are two plans ([`LabKind`]): the basic lab (one host per daemon, for discovery and port
-//! scans) and the services lab (weak and hardened twins of each service plus hostile fakes, for
-//! service identification; see `crate::services`). Both share the scanner, the `outside` host and
-//! the dead addresses, so the safety checks are the same in both.
+//! There are three plans ([`LabKind`]): the basic lab (one host per daemon, for discovery and port
+//! scans), the services lab (weak and hardened twins of each service plus hostile fakes, for
+//! service identification; see `crate::services`) and the packets lab (packet-level hostility; see
+//! `crate::packets`). All share the scanner, the `outside` host and the dead addresses, so the
+//! safety checks are the same in all.
 //!
 //! Every address lies in a benchmarking range that no real network uses: 198.18.0.0/15 (RFC 2544)
 //! for IPv4 and 2001:2::/48 (RFC 5180) for IPv6. A lab uses `198.18.<s>.0/24` and
@@ -132,6 +133,16 @@ pub mod host {
     pub const DRIP: &str = "drip";
     /// Hostile fake: megabytes of garbage without a line end.
     pub const FLOOD: &str = "flood";
+
+    // The packets lab (see `crate::packets`): one host per packet-level hostility.
+    /// Redis whose every SYN-ACK and RST is sent two or three times (`rawfake dup`).
+    pub const SYNACK_DUP: &str = "synack-dup";
+    /// Every SYN answered 3-5 s late (`rawfake late`), the kernel kept quiet.
+    pub const SYNACK_LATE: &str = "synack-late";
+    /// Every SYN answered with a storm of ICMP unreachables, forged ones among them (`rawfake storm`).
+    pub const ICMP_STORM: &str = "icmp-storm";
+    /// Every TCP port redirected (nftables) to one listener: SYN-ACK on every port.
+    pub const MIDDLEBOX: &str = "middlebox";
 }
 
 /// Which plan a lab follows.
@@ -141,6 +152,8 @@ pub enum LabKind {
     Basic,
     /// Weak and hardened twins of each service, telnet, and the hostile fakes.
     Services,
+    /// Packet-level hostility: duplicated and late SYN-ACKs, ICMP storms, a middlebox.
+    Packets,
 }
 
 /// The ports every hostile fake listens on: one per kind of probe that reads first (FTP, SSH,
@@ -202,6 +215,16 @@ const SERVICE_ROWS: &[Row] = &[
     Row { name: host::OUTSIDE, octet: 50, ipv6: true, open: &[] },
 ];
 
+/// The hosts of the packets lab (see `crate::packets`); `open` lists what really listens there.
+const PACKET_ROWS: &[Row] = &[
+    Row { name: host::SCANNER, octet: 2, ipv6: true, open: &[] },
+    Row { name: host::SYNACK_DUP, octet: 70, ipv6: false, open: &[Port::tcp(6379)] },
+    Row { name: host::SYNACK_LATE, octet: 71, ipv6: false, open: &[] },
+    Row { name: host::ICMP_STORM, octet: 72, ipv6: false, open: &[] },
+    Row { name: host::MIDDLEBOX, octet: 73, ipv6: false, open: &[Port::tcp(6379)] },
+    Row { name: host::OUTSIDE, octet: 50, ipv6: true, open: &[] },
+];
+
 /// Addresses in the consent's scope that nobody owns.
 const DEAD_IN_SCOPE: &[u8] = &[20, 21];
 /// An address nobody owns that the consent excludes: not even an ARP request may ask for it.
@@ -258,6 +281,7 @@ impl Addressing {
         match self.kind {
             LabKind::Basic => ROWS,
             LabKind::Services => SERVICE_ROWS,
+            LabKind::Packets => PACKET_ROWS,
         }
     }
 
@@ -369,14 +393,23 @@ mod tests {
 
     #[test]
     fn dead_and_excluded_addresses_belong_to_nobody() {
-        for a in [Addressing::new(200), Addressing::of(LabKind::Services, 200)] {
+        for a in [Addressing::new(200), Addressing::of(LabKind::Services, 200), Addressing::of(LabKind::Packets, 200)] {
             check_dead_and_excluded(a);
         }
     }
 
     #[test]
     fn services_plan_has_unique_short_names_and_octets() {
+        for kind in [LabKind::Services, LabKind::Packets] {
+            check_unique_short_names(Addressing::of(kind, 7));
+        }
         let a = Addressing::of(LabKind::Services, 7);
+        assert!(a.find(host::WEB).is_none());
+        assert_eq!(a.host(host::TLS_WEAK).open, &[Port::tcp(80), Port::tcp(443)]);
+        assert_eq!(Addressing::of(LabKind::Packets, 7).live_targets().len(), 4);
+    }
+
+    fn check_unique_short_names(a: Addressing) {
         let hosts = a.hosts();
         let mut octets: Vec<u8> = hosts.iter().map(|h| h.ipv4.octets()[3]).collect();
         let mut names: Vec<&str> = hosts.iter().map(|h| h.name).collect();
@@ -390,8 +423,6 @@ mod tests {
             assert!(h.name.len() <= 13, "{} is too long for an interface name", h.name);
             assert_eq!(&h.ipv4.octets()[..3], &[198, 18, 7]);
         }
-        assert!(a.find(host::WEB).is_none());
-        assert_eq!(a.host(host::TLS_WEAK).open, &[Port::tcp(80), Port::tcp(443)]);
     }
 
     fn check_dead_and_excluded(a: Addressing) {

@@ -2,8 +2,9 @@
 //!
 //! [`Lab::up`] builds, for one test, the basic lab (one host per daemon, see [`crate::daemons`]);
 //! [`Lab::up_services`] the services lab (weak and hardened twins and hostile fakes, see
-//! [`crate::services`]), a separate plan so that the basic lab's tests stay as fast as they were.
-//! Either is a set of network namespaces named `<prefix>-<pid>-<n>-<role>`:
+//! [`crate::services`]), a separate plan so that the basic lab's tests stay as fast as they were;
+//! [`Lab::up_packets`] the packets lab (packet-level hostility, see [`crate::packets`]).
+//! Each is a set of network namespaces named `<prefix>-<pid>-<n>-<role>`:
 //!
 //! - `…-br` holds a Linux bridge `br0` (no addresses, IPv6 off, STP off, multicast flooded);
 //! - one namespace per host of the [addressing plan](crate::addressing), joined to the bridge by a
@@ -40,7 +41,7 @@ use crate::addressing::{host, Addressing, LabHost, LabKind, Port};
 use crate::counters::{self, PacketCounts};
 use crate::daemons::{self, Daemon};
 use crate::process::{find_program, is_root, pid_alive, program, run_checked, signal_group, signal_pid, skip};
-use crate::services;
+use crate::{packets, services};
 
 /// Programs a lab needs, besides the daemons in [`daemons::PROGRAMS`].
 const NET_PROGRAMS: &[&str] = &["ip", "nft", "ss", "sysctl"];
@@ -64,6 +65,7 @@ pub fn programs_of(kind: LabKind) -> Vec<&'static str> {
     let daemons = match kind {
         LabKind::Basic => daemons::PROGRAMS,
         LabKind::Services => services::PROGRAMS,
+        LabKind::Packets => packets::PROGRAMS,
     };
     NET_PROGRAMS.iter().chain(daemons).copied().collect()
 }
@@ -125,6 +127,13 @@ impl Lab {
         Lab::build(name_prefix, LabKind::Services, Some(hostile))
     }
 
+    /// Builds a packets lab (see [`crate::packets`]) like [`Lab::up`]. `rawfake` is this crate's
+    /// `rawfake` program (`env!("CARGO_BIN_EXE_rawfake")`). Needs root and
+    /// [`programs_of`]`(LabKind::Packets)`; see [`require_lab_or_skip`].
+    pub fn up_packets(name_prefix: &str, rawfake: &Path) -> Result<Lab> {
+        Lab::build(name_prefix, LabKind::Packets, Some(rawfake))
+    }
+
     fn build(name_prefix: &str, kind: LabKind, hostile: Option<&Path>) -> Result<Lab> {
         if name_prefix.is_empty()
             || name_prefix.len() > 8
@@ -165,6 +174,9 @@ impl Lab {
         lab.build_network().with_context(|| format!("building the network of lab {}", lab.name))?;
         drop(guard);
         lab.install_counters()?;
+        if kind == LabKind::Packets {
+            packets::install_rules(&lab.ip, &lab.dir_path, &lab.addr, &|h| lab.netns(h))?;
+        }
         lab.start_daemons(hostile)?;
         lab.check_exposed_ports()?;
         lab.check_isolated(host::SCANNER)?;
@@ -406,6 +418,8 @@ impl Lab {
             (LabKind::Basic, _) => daemons::plan(&self.dir_path, &self.addr)?,
             (LabKind::Services, Some(hostile)) => services::plan(&self.dir_path, &self.addr, hostile)?,
             (LabKind::Services, None) => bail!("a services lab needs the hostile program"),
+            (LabKind::Packets, Some(rawfake)) => packets::plan(&self.dir_path, &self.addr, rawfake)?,
+            (LabKind::Packets, None) => bail!("a packets lab needs the rawfake program"),
         };
         for plan in plans {
             let ns = self.netns(plan.host);
@@ -416,6 +430,10 @@ impl Lab {
         let name = self.name.clone();
         for d in &mut self.daemons {
             d.wait_listening(&ip, &format!("{name}-{}", d.host), DAEMON_START_LIMIT)?;
+            // The raw fakes listen on no socket; they say when they are ready.
+            if d.name == packets::RAWFAKE {
+                packets::wait_ready(d, DAEMON_START_LIMIT)?;
+            }
         }
         Ok(())
     }

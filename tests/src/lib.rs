@@ -6,12 +6,14 @@
 //! - [`daemons`]: the daemons the lab runs and their configurations (templates in `tests/lab/`).
 //! - [`services`]: the services lab: weak and hardened twins of real daemons, and hostile fakes
 //!   ([`hostile`], run by the `hostile` program); [`certs`] makes their certificates.
+//! - [`packets`]: the packets lab: duplicated and late SYN-ACKs and ICMP storms from [`rawfake`]
+//!   (run by the `rawfake` program), and a middlebox that answers on every port (nftables).
 //! - [`counters`]: nftables counters that prove no packet reached an out-of-scope host.
 //! - [`agent`]: finding the `wijkagent` binary and running it in an empty network namespace.
 //! - [`collector`]: running `wijkpost serve` on loopback and issuing its tokens; [`brokers`]: a
 //!   Mosquitto and a PostgreSQL database of a test's own for the scaled stack.
 //! - [`consent_fixture`]: consent documents in DESIGN.md's shape, signed through the agent's CLI.
-//! - [`report`]: reading `report.json` and the audit log.
+//! - [`report`]: reading `report.json` and the audit log; [`rows`]: PASS/FAIL rows of a lab run.
 //! - [`mqtt`]: MQTT clients as an enrolled agent (TLS with its client certificate).
 //! - [`dashboard`]: an HTTP client of wijkpost's dashboard and its login form.
 //! - [`install`]: the Debian packages, a fresh Debian root (debootstrap) to install them into, and
@@ -38,8 +40,11 @@ pub mod hostile;
 pub mod install;
 pub mod lab;
 pub mod mqtt;
+pub mod packets;
 pub mod process;
+pub mod rawfake;
 pub mod report;
+pub mod rows;
 pub mod service;
 pub mod services;
 pub mod sockets;

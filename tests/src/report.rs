@@ -48,6 +48,27 @@ pub struct Host {
     /// Its open ports.
     #[serde(default)]
     pub services: Vec<Service>,
+    /// Tally of its TCP ports by state (`open`, `closed`, `filtered`, `unscanned`, …).
+    #[serde(default)]
+    pub tcp_ports: Value,
+    /// Present when it answers on (nearly) every TCP port: `open`, `probed`, `unscanned`.
+    #[serde(default)]
+    pub middlebox: Option<Value>,
+    /// Duplicate, late and unreachable answers to the SYN scan, when there were any.
+    #[serde(default)]
+    pub tcp_replies: Option<Value>,
+}
+
+impl Host {
+    /// A count in its TCP tally (0 when absent).
+    pub fn tcp_count(&self, state: &str) -> u64 {
+        self.tcp_ports.get(state).and_then(Value::as_u64).unwrap_or(0)
+    }
+
+    /// A count in its `tcp_replies` (0 when absent).
+    pub fn replies(&self, kind: &str) -> u64 {
+        self.tcp_replies.as_ref().and_then(|r| r.get(kind)).and_then(Value::as_u64).unwrap_or(0)
+    }
 }
 
 /// One service of a host.

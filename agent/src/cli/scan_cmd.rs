@@ -77,6 +77,11 @@ pub fn run(args: ScanArgs, lang: Lang) -> anyhow::Result<i32> {
         r.stats.duration_s,
         r.stats.achieved_pps,
     );
+    for h in &r.hosts {
+        if let Some(m) = &h.middlebox {
+            println!("{}: {}", h.address, m.sentence(lang));
+        }
+    }
     println!("{}: {}", l("rapport", "report"), outcome.path.display());
     if let Some(why) = &r.interrupted {
         eprintln!(

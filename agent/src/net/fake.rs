@@ -3,11 +3,17 @@
 //! Each [`FakeHost`] answers like a real stack would: SYN → SYN-ACK on open ports and RST elsewhere
 //! (unless filtered), ACK → RST, echo → echo reply, ARP → reply with its MAC. A host can be told to
 //! fall silent after a number of probes, to exercise back-off. Every probe sent is recorded.
+//!
+//! Hostile behaviour, per host: answer on every port (a middlebox), answer every TCP probe more than
+//! once (duplicates), answer late (delivered by a helper thread after a delay), or answer SYNs with
+//! a storm of ICMP unreachables quoting the probe, plus forged ones quoting other hosts' ports with
+//! a made-up sequence number.
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use pnet_base::MacAddr;
 
@@ -29,6 +35,17 @@ pub struct FakeHost {
     pub silent_after: Option<u64>,
     /// Drops the first answer to each (port) probe, to exercise retransmission.
     pub lose_first: bool,
+    /// Answers SYN-ACK on every port (a middlebox); `open` and `filtered` are ignored then.
+    pub all_open: bool,
+    /// Sends every TCP answer this many extra times.
+    pub duplicates: u8,
+    /// Delivers every answer this late.
+    pub delay: Option<Duration>,
+    /// Answers each SYN with this many ICMP unreachables quoting it, instead of SYN-ACK or RST.
+    pub unreachable_storm: u32,
+    /// With each SYN, also sends an unreachable quoting each of these (host, port) pairs, with our
+    /// source port but a made-up sequence number (what a confused or hostile router might send).
+    pub forged_unreachables: Vec<(IpAddr, u16)>,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +61,8 @@ pub struct FakeNet {
     hosts: HashMap<IpAddr, FakeHost>,
     on_link: bool,
     tx: SyncSender<Reply>,
+    /// Answers to deliver later, for hosts with a `delay`.
+    later: Option<mpsc::Sender<(Instant, Reply)>>,
     state: Mutex<State>,
 }
 
@@ -51,7 +70,9 @@ impl FakeNet {
     /// Builds a network of `hosts`; `on_link` says whether IPv4 hosts are reachable by ARP.
     pub fn new(hosts: HashMap<IpAddr, FakeHost>, on_link: bool) -> (Arc<FakeNet>, Receiver<Reply>) {
         let (tx, rx) = mpsc::sync_channel(1 << 20);
-        (Arc::new(FakeNet { hosts, on_link, tx, state: Mutex::new(State::default()) }), rx)
+        let later = hosts.values().any(|h| h.delay.is_some()).then(|| spawn_courier(tx.clone()));
+        let net = FakeNet { hosts, on_link, tx, later, state: Mutex::new(State::default()) };
+        (Arc::new(net), rx)
     }
 
     /// Every probe sent so far.
@@ -59,9 +80,32 @@ impl FakeNet {
         self.state.lock().map(|s| s.sent.clone()).unwrap_or_default()
     }
 
-    fn reply(&self, probe: &Probe) -> Option<Reply> {
+    /// Every answer `probe` gets, in the order sent.
+    fn replies(&self, probe: &Probe) -> Vec<Reply> {
+        let Some(host) = self.hosts.get(&probe.target()) else { return Vec::new() };
+        let mut out: Vec<Reply> = self.reply(host, probe).into_iter().collect();
+        if let Probe::TcpSyn { dst, dport, sport, seq } = *probe {
+            if host.unreachable_storm > 0 && !out.is_empty() {
+                let about = |orig_dst, orig_dport, orig_seq| Reply::Unreachable {
+                    orig_dst,
+                    proto: 6,
+                    orig_dport,
+                    orig_sport: sport,
+                    orig_seq: Some(orig_seq),
+                };
+                out = vec![about(dst, dport, seq); host.unreachable_storm as usize];
+                let forged = host.forged_unreachables.iter().map(|&(ip, port)| about(ip, port, seq ^ 0x5a5a_0000));
+                out.extend(forged);
+            }
+        }
+        if matches!(probe, Probe::TcpSyn { .. } | Probe::TcpAck { .. }) && host.duplicates > 0 {
+            out = out.into_iter().flat_map(|r| std::iter::repeat_n(r, 1 + usize::from(host.duplicates))).collect();
+        }
+        out
+    }
+
+    fn reply(&self, host: &FakeHost, probe: &Probe) -> Option<Reply> {
         let target = probe.target();
-        let host = self.hosts.get(&target)?;
         let mut st = self.state.lock().ok()?;
         let n = st.per_host.entry(target).or_insert(0);
         *n += 1;
@@ -70,13 +114,13 @@ impl FakeNet {
         }
         match *probe {
             Probe::TcpSyn { dst, dport, sport, seq } => {
-                if host.filtered.contains(&dport) {
+                if host.filtered.contains(&dport) && !host.all_open {
                     return None;
                 }
                 if host.lose_first && st.answered_once.insert((dst, dport)) {
                     return None;
                 }
-                let open = host.open.contains(&dport);
+                let open = host.all_open || host.open.contains(&dport);
                 Some(Reply::Tcp {
                     src: dst,
                     sport: dport,
@@ -114,8 +158,16 @@ impl PacketIo for FakeNet {
         if let Ok(mut st) = self.state.lock() {
             st.sent.push(*probe);
         }
-        if let Some(r) = self.reply(probe) {
-            let _ = self.tx.try_send(r);
+        let delay = self.hosts.get(&probe.target()).and_then(|h| h.delay);
+        for r in self.replies(probe) {
+            match (delay, &self.later) {
+                (Some(d), Some(later)) => {
+                    let _ = later.send((Instant::now() + d, r));
+                }
+                _ => {
+                    let _ = self.tx.try_send(r);
+                }
+            }
         }
         Ok(())
     }
@@ -123,4 +175,31 @@ impl PacketIo for FakeNet {
     fn on_link(&self, _ip: Ipv4Addr) -> bool {
         self.on_link
     }
+}
+
+/// A thread that delivers delayed answers when they are due, in due order. It ends when the
+/// network is dropped (answers still waiting are dropped with it) or the reply channel is gone.
+fn spawn_courier(tx: SyncSender<Reply>) -> mpsc::Sender<(Instant, Reply)> {
+    let (later, inbox) = mpsc::channel::<(Instant, Reply)>();
+    std::thread::spawn(move || {
+        let mut waiting: Vec<(Instant, Reply)> = Vec::new();
+        loop {
+            waiting.sort_by_key(|(due, _)| std::cmp::Reverse(*due));
+            let now = Instant::now();
+            while waiting.last().is_some_and(|(due, _)| *due <= now) {
+                if let Some((_, r)) = waiting.pop() {
+                    if let Err(mpsc::TrySendError::Disconnected(_)) = tx.try_send(r) {
+                        return;
+                    }
+                }
+            }
+            let wait = waiting.last().map_or(Duration::from_millis(100), |(due, _)| due.saturating_duration_since(now));
+            match inbox.recv_timeout(wait) {
+                Ok(item) => waiting.push(item),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    });
+    later
 }

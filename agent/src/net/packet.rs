@@ -106,6 +106,9 @@ pub enum Reply {
         orig_dport: u16,
         /// Our source port in the original packet.
         orig_sport: u16,
+        /// TCP sequence number of the original packet (the probe's cookie), when the quote holds it
+        /// and the original was TCP; `None` otherwise.
+        orig_seq: Option<u32>,
     },
     /// ARP reply.
     Arp {
@@ -271,7 +274,8 @@ pub fn parse_icmp_v4(pkt: &[u8]) -> Option<Reply> {
             // Destination unreachable: 8 bytes of ICMP header, then the original IP header + 8 bytes.
             let (_osrc, odst, oproto, ohead) = ipv4_parts(&icmp[8..])?;
             let (orig_sport, orig_dport) = (be16(ohead, 0).unwrap_or(0), be16(ohead, 2).unwrap_or(0));
-            Some(Reply::Unreachable { orig_dst: IpAddr::V4(odst), proto: oproto, orig_dport, orig_sport })
+            let orig_seq = if oproto == 6 { be32(ohead, 4) } else { None };
+            Some(Reply::Unreachable { orig_dst: IpAddr::V4(odst), proto: oproto, orig_dport, orig_sport, orig_seq })
         }
         _ => None,
     }
@@ -297,6 +301,7 @@ pub fn parse_icmp_v6(src: Ipv6Addr, msg: &[u8]) -> Option<Reply> {
                 proto: orig[6],
                 orig_sport: be16(orig, 40)?,
                 orig_dport: be16(orig, 42)?,
+                orig_seq: if orig[6] == 6 { be32(orig, 44) } else { None },
             })
         }
         _ => None,
@@ -392,8 +397,40 @@ mod tests {
         p.extend_from_slice(&[0x9c, 0x40, 0, 161, 0, 8, 0, 0]); // sport 40000, dport 161
         assert_eq!(
             parse_icmp_v4(&p),
-            Some(Reply::Unreachable { orig_dst: IpAddr::V4(B), proto: 17, orig_dport: 161, orig_sport: 40000 })
+            Some(Reply::Unreachable {
+                orig_dst: IpAddr::V4(B),
+                proto: 17,
+                orig_dport: 161,
+                orig_sport: 40000,
+                orig_seq: None
+            })
         );
+    }
+
+    #[test]
+    fn icmp_unreachable_about_a_syn_quotes_the_probe_cookie() {
+        // The router's ICMP (host unreachable) quotes our SYN's IPv4 header and its first 8 bytes:
+        // source port, destination port and the sequence number that carries the cookie.
+        let mut seg = [0u8; 20];
+        let probe = Probe::TcpSyn { dst: IpAddr::V4(B), dport: 443, sport: 40002, seq: 0x0bad_cafe };
+        build_tcp(IpAddr::V4(A), &probe, &mut seg).expect("tcp");
+        let mut p = vec![0x45, 0, 0, 56, 0, 0, 0, 0, 64, 1, 0, 0];
+        p.extend_from_slice(&B.octets());
+        p.extend_from_slice(&A.octets());
+        p.extend_from_slice(&[3, 1, 0, 0, 0, 0, 0, 0]);
+        p.extend_from_slice(&ipv4_header(A, B, 6, 20));
+        p.extend_from_slice(&seg[..8]);
+        let want = Reply::Unreachable {
+            orig_dst: IpAddr::V4(B),
+            proto: 6,
+            orig_dport: 443,
+            orig_sport: 40002,
+            orig_seq: Some(0x0bad_cafe),
+        };
+        assert_eq!(parse_icmp_v4(&p), Some(want));
+        // A quote cut after the ports (shorter than RFC 792 asks) keeps the ports, not a sequence.
+        p.truncate(p.len() - 4);
+        assert!(matches!(parse_icmp_v4(&p), Some(Reply::Unreachable { orig_seq: None, orig_dport: 443, .. })));
     }
 
     #[test]

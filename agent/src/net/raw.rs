@@ -102,13 +102,13 @@ impl RawNet {
             (None, None)
         };
         spawn_reader(&tcp4, "tcp4", tx.clone(), stop.clone(), |b, _| packet::parse_tcp_v4(b))?;
-        spawn_reader(&icmp4, "icmp4", tx.clone(), stop.clone(), |b, _| packet::parse_icmp_v4(b))?;
+        spawn_reader(&icmp4, "icmp4", tx.clone(), stop.clone(), |b, _| packet::parse_icmp_v4(b).filter(about_tcp))?;
         if let Some(s) = &tcp6 {
             spawn_reader(s, "tcp6", tx.clone(), stop.clone(), |b, src| packet::parse_tcp(src, b))?;
         }
         if let Some(s) = &icmp6 {
             spawn_reader(s, "icmp6", tx.clone(), stop.clone(), |b, src| match src {
-                IpAddr::V6(v6) => packet::parse_icmp_v6(v6, b),
+                IpAddr::V6(v6) => packet::parse_icmp_v6(v6, b).filter(about_tcp),
                 IpAddr::V4(_) => None,
             })?;
         }
@@ -217,6 +217,13 @@ impl PacketIo for RawNet {
     fn on_link(&self, ip: Ipv4Addr) -> bool {
         self.arp.read().map(|ports| ports.iter().any(|p| p.net.contains(ip))).unwrap_or(false)
     }
+}
+
+/// Whether an ICMP reply can concern a sweep: echo replies, and unreachables about TCP. Only the
+/// raw sweeps read this channel (the UDP scan learns of unreachables through its own sockets), so
+/// a storm of unreachables about anything else is dropped here and never crowds the channel.
+fn about_tcp(reply: &Reply) -> bool {
+    !matches!(reply, Reply::Unreachable { proto, .. } if *proto != 6)
 }
 
 fn no_v6(dst: IpAddr) -> NetError {

@@ -6,11 +6,13 @@
 //! at once), so a finished connect never needs a wakeup on another thread. "Too many open files" or
 //! exhausted local ports are conditions, not crashes: the probe waits and is tried again, and the
 //! shard's in-flight cap is halved. A connect that times out is retried `retries` times, then the
-//! port is filtered.
+//! port is filtered. A host that has accepted connections on at least 100 ports and on 90 % of the
+//! attempts finished so far answers everything ([`super::middlebox`]): its remaining ports are not
+//! tried and stay `unscanned`.
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,6 +75,27 @@ struct Shared {
     sent: AtomicU64,
     retransmissions: AtomicU64,
     resource_errors: AtomicUsize,
+    /// Per host: connections accepted, and first attempts finished.
+    open: Vec<AtomicU32>,
+    finished: Vec<AtomicU32>,
+}
+
+impl Shared {
+    fn answers_everything(&self, host: usize) -> bool {
+        super::middlebox::answers_everything(
+            u64::from(self.open[host].load(Ordering::Relaxed)),
+            u64::from(self.finished[host].load(Ordering::Relaxed)),
+        )
+    }
+
+    fn record(&self, host: usize, state: u8, first_attempt: bool) {
+        if first_attempt {
+            self.finished[host].fetch_add(1, Ordering::Relaxed);
+        }
+        if state == OPEN {
+            self.open[host].fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 struct ShardJob {
@@ -95,7 +118,10 @@ pub async fn scan(
 ) -> ConnectOutcome {
     let hosts: Vec<IpAddr> = hosts.iter().copied().filter(|h| scope.contains(*h)).collect();
     let n = hosts.len() * ports.len();
+    let counters = |_| AtomicU32::new(0);
     let shared = Arc::new(Shared {
+        open: (0..hosts.len()).map(counters).collect(),
+        finished: (0..hosts.len()).map(counters).collect(),
         hosts,
         ports: ports.to_vec(),
         states: (0..n).map(|_| AtomicU8::new(PENDING)).collect(),
@@ -157,7 +183,7 @@ async fn run_shard(
         let (pi, hi) = (order / nh, order % nh);
         let idx = hi * np + pi;
         let st = shared.states[idx].load(Ordering::Relaxed);
-        if !(st == PENDING || (job.pass > 0 && st == TIMED_OUT)) {
+        if !(st == PENDING || (job.pass > 0 && st == TIMED_OUT)) || shared.answers_everything(hi) {
             continue;
         }
         while inflight.len() >= cap {
@@ -176,9 +202,11 @@ async fn run_shard(
         }
         progress.sent(job.pass == 0);
         let addr = SocketAddr::new(host, shared.ports[pi]);
+        let first_attempt = job.pass == 0;
         inflight.push(async move {
             let state = connect_once(addr, job.timeout, shared).await;
             shared.states[idx].store(state, Ordering::Relaxed);
+            shared.record(hi, state, first_attempt);
             state == OPEN
         });
         let errors = shared.resource_errors.load(Ordering::Relaxed);
@@ -287,5 +315,26 @@ mod tests {
         assert_eq!(out.states, vec![PortState::Open, PortState::Closed]);
         assert_eq!(out.probes_sent, 2);
         assert!(out.complete);
+    }
+
+    #[tokio::test]
+    async fn a_host_accepting_every_connection_is_left_after_a_hundred() {
+        // 400 real listeners on loopback: a host where (nearly) every port is open.
+        let listeners: Vec<std::net::TcpListener> =
+            (0..400).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+        let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().expect("addr").port()).collect();
+        let scope = Scope::new(&["127.0.0.1".into()], &[], &[]).expect("scope");
+        let limiter = Arc::new(Limiter::new(RateCaps { total: 10_000, per_host: 10_000 }));
+        let progress = Arc::new(Progress::default());
+        let config = ConnectConfig { concurrency: 8, ..ConnectConfig::default() };
+        let host: IpAddr = "127.0.0.1".parse().expect("ip");
+        let out = scan(&[host], &ports, &scope, &limiter, &progress, &config, &CancellationToken::new()).await;
+        let open = out.states.iter().filter(|s| **s == PortState::Open).count();
+        let unscanned = out.states.iter().filter(|s| **s == PortState::Unscanned).count();
+        assert_eq!(open + unscanned, ports.len(), "{:?}", out.states);
+        assert!((100..150).contains(&open), "stopped soon after 100 accepted connections: {open}");
+        assert_eq!(out.probes_sent, open as u64);
+        assert!(super::super::middlebox::answers_everything(open as u64, open as u64));
+        drop(listeners);
     }
 }

@@ -3,11 +3,14 @@
 //! - SYN scan over raw sockets when privileged: a [`crate::sweep`] with one `Syn` slot per port.
 //! - [`connect`]: full TCP connects through the kernel, when unprivileged or with `--connect`.
 //! - [`udp`]: protocol-specific payloads for the essential UDP services.
+//! - [`middlebox`]: the rule for hosts that answer on (nearly) every TCP port, which both TCP engines
+//!   apply while they run and the report applies to the final tally.
 //!
 //! All of them take their hosts from discovery (already inside the consent) and check the scope again
 //! before each connection, and all of them draw every packet from the same [`crate::rate::Limiter`].
 
 pub mod connect;
+pub mod middlebox;
 pub mod udp;
 
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,9 @@
 //! - `fixed`: in the old report only, on a host the new scan reached and did not leave alone;
 //! - `unchanged`: in both (shown as the new report has it);
 //! - `unverified`: in the old report only, but on a host the new scan did not find or left alone,
-//!   so nobody knows whether it was fixed. Calling those "fixed" would be a comfortable lie.
+//!   or (for its TCP and host-wide findings) a host that now answers on every TCP port
+//!   (`hosts[].middlebox`, which hides what really listens), so nobody knows whether it was fixed.
+//!   Calling those "fixed" would be a comfortable lie.
 //!
 //! Hosts are matched by address, services by (host, port, protocol); `services` covers every service,
 //! those of new and gone hosts included, and lists as `changed` a service whose name, product or
@@ -76,7 +78,8 @@ pub struct FindingChanges {
     pub fixed: Vec<Finding>,
     /// In both.
     pub unchanged: Vec<Finding>,
-    /// Only in the old report, on a host the new scan did not find or left alone.
+    /// Only in the old report, on a host the new scan did not find or left alone (or, TCP and
+    /// host-wide findings, that now answers on every TCP port).
     pub unverified: Vec<Finding>,
 }
 
@@ -170,6 +173,11 @@ fn index(r: &Report) -> BTreeMap<FindingKey, &Finding> {
 pub fn diff(old: &Report, new: &Report) -> ReportDiff {
     let (old_f, new_f) = (index(old), index(new));
     let checked: BTreeSet<IpAddr> = new.hosts.iter().filter(|h| h.backoff != "left-alone").map(|h| h.address).collect();
+    // A host that answers on every TCP port hides what really listens there: its TCP findings of
+    // before are not known to be fixed.
+    let masked: BTreeSet<IpAddr> = new.hosts.iter().filter(|h| h.middlebox.is_some()).map(|h| h.address).collect();
+    let verified =
+        |f: &Finding| checked.contains(&f.host) && !(masked.contains(&f.host) && f.protocol != Some(Proto::Udp));
 
     let mut findings = FindingChanges::default();
     for (k, f) in &new_f {
@@ -178,7 +186,7 @@ pub fn diff(old: &Report, new: &Report) -> ReportDiff {
     }
     for (k, f) in &old_f {
         if !new_f.contains_key(k) {
-            let list = if checked.contains(&f.host) { &mut findings.fixed } else { &mut findings.unverified };
+            let list = if verified(f) { &mut findings.fixed } else { &mut findings.unverified };
             list.push((*f).clone());
         }
     }
@@ -305,8 +313,8 @@ pub fn render_text(d: &ReportDiff, lang: Lang) -> String {
     finding_lines(&mut out, t("Onveranderde zwaktes", "Unchanged weaknesses"), &d.findings.unchanged, lang);
     if !d.findings.unverified.is_empty() {
         let heading = t(
-            "Niet meer nagekeken (host niet gevonden of met rust gelaten)",
-            "No longer checked (host not found or left alone)",
+            "Niet meer nagekeken (host niet gevonden, met rust gelaten of antwoordt op elke poort)",
+            "No longer checked (host not found, left alone or answering on every port)",
         );
         finding_lines(&mut out, heading, &d.findings.unverified, lang);
     }

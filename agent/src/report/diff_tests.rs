@@ -64,6 +64,19 @@ fn hosts_left_alone_do_not_count_as_fixed() {
 }
 
 #[test]
+fn tcp_findings_of_a_host_that_now_answers_every_port_are_not_fixed() {
+    let (old, mut new) = before_after();
+    new.hosts[0].services.clear();
+    new.hosts[0].tcp_ports = crate::portscan::PortTally { open: 150, unscanned: 850, ..Default::default() };
+    new.hosts[0].middlebox = crate::report::Middlebox::from_tally(&new.hosts[0].tcp_ports);
+    assert!(new.hosts[0].middlebox.is_some());
+    let d = diff(&old, &new);
+    assert!(d.findings.fixed.is_empty(), "{:?}", ids(&d.findings.fixed));
+    let unverified = ids(&d.findings.unverified);
+    assert!(unverified.contains(&("telnet-open".to_string(), ip(1))), "{unverified:?}");
+}
+
+#[test]
 fn hosts_and_services_appear_disappear_and_change() {
     let (old, new) = before_after();
     let d = diff(&old, &new);

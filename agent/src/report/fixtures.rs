@@ -44,6 +44,8 @@ pub fn host(n: u8, services: Vec<Service>) -> Host {
         services,
         tcp_ports: PortTally::default(),
         udp_ports: PortTally::default(),
+        middlebox: None,
+        tcp_replies: None,
     }
 }
 

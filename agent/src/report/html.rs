@@ -357,8 +357,23 @@ fn host(out: &mut String, report: &Report, h: &Host, lang: Lang) {
     if h.backoff != "normal" {
         meta.push(format!("{}: {}", t("afgeremd", "backed off"), escape(&h.backoff)));
     }
+    if let Some(r) = &h.tcp_replies {
+        meta.push(format!(
+            "{}: {} {}, {} {}, {} {}",
+            t("antwoorden op de SYN-scan", "answers to the SYN scan"),
+            r.duplicate,
+            t("dubbel", "duplicate"),
+            r.late,
+            t("te laat", "late"),
+            r.unreachable,
+            t("ICMP onbereikbaar", "ICMP unreachable"),
+        ));
+    }
     out.push_str(&meta.join(" · "));
     out.push_str("</p>\n");
+    if let Some(m) = &h.middlebox {
+        w!(out, "<p class=\"warn\">{}.</p>\n", escape(&m.sentence(lang)));
+    }
     let host_wide: Vec<&str> = mine.iter().filter(|f| f.port.is_none()).map(|f| f.id.as_str()).collect();
     if !host_wide.is_empty() {
         w!(
@@ -369,7 +384,10 @@ fn host(out: &mut String, report: &Report, h: &Host, lang: Lang) {
         );
     }
     if h.services.is_empty() {
-        w!(out, "<p>{}</p>\n</article>\n", t("Geen open poorten gevonden.", "No open ports found."));
+        if h.middlebox.is_none() {
+            w!(out, "<p>{}</p>\n", t("Geen open poorten gevonden.", "No open ports found."));
+        }
+        out.push_str("</article>\n");
         return;
     }
     w!(

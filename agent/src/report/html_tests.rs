@@ -2,6 +2,7 @@
 
 use super::super::fixtures::{self, HOSTILE};
 use super::*;
+use crate::report::{Middlebox, TcpReplies};
 
 #[test]
 fn server_text_is_escaped_everywhere() {
@@ -159,4 +160,23 @@ fn the_comparison_shows_wijkposts_advice_and_withheld_figures_as_below_k() {
     let json = serde_json::to_string(&r).expect("json");
     let back: Report = serde_json::from_str(&json).expect("back");
     assert_eq!(back.comparison, r.comparison);
+}
+
+#[test]
+fn a_host_that_answers_every_port_and_odd_syn_answers_are_explained_in_both_languages() {
+    let mut r = fixtures::report();
+    let mut quiet = fixtures::host(200, vec![]);
+    quiet.tcp_ports = crate::portscan::PortTally { open: 120, closed: 2, unscanned: 878, ..Default::default() };
+    quiet.middlebox = Middlebox::from_tally(&quiet.tcp_ports);
+    quiet.tcp_replies = Some(TcpReplies { duplicate: 240, late: 3, unreachable: 0 });
+    r.hosts.push(quiet);
+    let nl = render(&r, Lang::Nl);
+    assert!(nl.contains("antwoordt op (bijna) elke TCP-poort (120 van 122 open)"), "Dutch sentence");
+    assert!(nl.contains("antwoorden op de SYN-scan: 240 dubbel, 3 te laat, 0 ICMP onbereikbaar"));
+    let en = render(&r, Lang::En);
+    assert!(en.contains("<p class=\"warn\">answers on (nearly) every TCP port (120 of 122 open)"), "English");
+    assert!(en.contains("answers to the SYN scan: 240 duplicate, 3 late, 0 ICMP unreachable"));
+    let article = &en[en.find("id=\"h-192.0.2.200\"").expect("host article")..];
+    let article = &article[..article.find("</article>").expect("end")];
+    assert!(!article.contains("No open ports found"), "not 'no open ports': it answers on every port");
 }

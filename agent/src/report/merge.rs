@@ -54,6 +54,7 @@ fn add(a: &Stats, b: &Stats) -> Stats {
         duration_s: a.duration_s + b.duration_s,
         achieved_pps: 0.0,
         hosts_backed_off: a.hosts_backed_off + b.hosts_backed_off,
+        unmatched_replies: a.unmatched_replies + b.unmatched_replies,
     }
 }
 

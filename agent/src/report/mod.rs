@@ -125,6 +125,72 @@ pub struct Host {
     pub tcp_ports: PortTally,
     /// Tally of UDP ports by state.
     pub udp_ports: PortTally,
+    /// Present when the host answered on (nearly) every TCP port probed (a middlebox, firewall or
+    /// tarpit; [`crate::portscan::middlebox`]): its TCP ports are then neither listed in `services`
+    /// nor identified, and the rest were not probed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub middlebox: Option<Middlebox>,
+    /// Odd answers to the SYN scan, when there were any (see [`TcpReplies`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_replies: Option<TcpReplies>,
+}
+
+/// A host that answers on (nearly) every TCP port: what the scan saw before it stopped probing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Middlebox {
+    /// TCP ports that answered as open.
+    pub open: u32,
+    /// TCP ports probed.
+    pub probed: u32,
+    /// TCP ports of the profile left unprobed once the pattern was clear.
+    pub unscanned: u32,
+}
+
+impl Middlebox {
+    /// The note for a host whose TCP tally shows it answers everything, else `None`.
+    pub fn from_tally(t: &PortTally) -> Option<Middlebox> {
+        crate::portscan::middlebox::tally_answers_everything(t).then(|| Middlebox {
+            open: t.open,
+            probed: t.open + t.closed + t.filtered + t.open_filtered,
+            unscanned: t.unscanned,
+        })
+    }
+
+    /// One line for people, in `lang`.
+    pub fn sentence(&self, lang: Lang) -> String {
+        let (open, probed) = (self.open, self.probed);
+        match lang {
+            Lang::Nl => format!(
+                "antwoordt op (bijna) elke TCP-poort ({open} van {probed} open): een middlebox, firewall of \
+                 tarpit die elke verbinding aanneemt; deze poorten zijn niet als diensten opgenomen noch \
+                 geïdentificeerd"
+            ),
+            Lang::En => format!(
+                "answers on (nearly) every TCP port ({open} of {probed} open): a middlebox, firewall or tarpit \
+                 that accepts every connection; these ports are neither listed as services nor identified"
+            ),
+        }
+    }
+}
+
+/// Answers to the SYN scan that repeated or trailed the one that counted, or said "unreachable".
+/// None of them changes a port's state once settled; they show a network that duplicates, delays
+/// or drowns packets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpReplies {
+    /// Answers repeating one already received (the same probe answered twice or more).
+    pub duplicate: u32,
+    /// Answers that came only after their probe had been sent again.
+    pub late: u32,
+    /// ICMP unreachables quoting one of our probes to this host (every repeat counted).
+    pub unreachable: u32,
+}
+
+impl TcpReplies {
+    /// `None` when every count is zero (the field is then left out of the report).
+    pub fn nonzero(self) -> Option<TcpReplies> {
+        (self != TcpReplies::default()).then_some(self)
+    }
 }
 
 /// One open port.
@@ -345,6 +411,10 @@ pub struct Stats {
     pub achieved_pps: f64,
     /// Hosts slowed or left alone because they stopped answering.
     pub hosts_backed_off: u64,
+    /// Replies addressed to our raw probes that answered none of them (wrong cookie, host or port:
+    /// stray, forged, or from an earlier scan); ignored. Absent in older reports (read as 0).
+    #[serde(default)]
+    pub unmatched_replies: u64,
 }
 
 /// Writing the report failed.

@@ -11,6 +11,7 @@ pub mod plan;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,10 +24,10 @@ use crate::i18n::Lang;
 use crate::net::raw::RawNet;
 use crate::net::{self, NetError, ScopedIo};
 use crate::ports::Proto;
-use crate::portscan::{connect, udp, PortState};
+use crate::portscan::{connect, middlebox, udp, PortState, PortTally};
 use crate::progress::{self, Progress, ProgressStyle};
 use crate::rate::Limiter;
-use crate::report::{Report, WriteError};
+use crate::report::{Report, TcpReplies, WriteError};
 use crate::sweep::{self, Slot, SlotState, SweepConfig, Table};
 pub use plan::{Plan, Refusal, Wishes};
 
@@ -216,7 +217,7 @@ pub async fn examine(
         started_at,
         raw,
         found,
-        probes_sent: progress.probes_sent.load(std::sync::atomic::Ordering::Relaxed),
+        probes_sent: progress.probes_sent.load(Ordering::Relaxed),
         interrupted,
         lang: opts.lang,
     }))
@@ -233,6 +234,10 @@ pub struct Found {
     pub tcp: Vec<PortState>,
     /// Back-off label per live host.
     pub backoff: Vec<&'static str>,
+    /// Duplicate, late and unreachable answers to the SYN scan per live host (empty without one).
+    pub tcp_replies: Vec<TcpReplies>,
+    /// Replies to the SYN scan's port that matched no probe.
+    pub unmatched_replies: u64,
     /// UDP results.
     pub udp: Vec<udp::UdpResult>,
     /// Retransmissions over all phases.
@@ -242,14 +247,29 @@ pub struct Found {
 }
 
 impl Found {
-    /// Every open port found, TCP then UDP, host by host.
+    /// The TCP states of live host `h`, in the order of `tcp_ports` (empty if not reached).
+    pub fn tcp_row(&self, h: usize) -> &[PortState] {
+        let per_host = self.tcp_ports.len();
+        self.tcp.get(h * per_host..(h + 1) * per_host).unwrap_or(&[])
+    }
+
+    /// The TCP tally of live host `h`.
+    pub fn tcp_tally(&self, h: usize) -> PortTally {
+        let mut tally = PortTally::default();
+        self.tcp_row(h).iter().for_each(|s| tally.add(*s));
+        tally
+    }
+
+    /// Every open port found, TCP then UDP, host by host; not the TCP ports of a host that answers
+    /// on every port ([`crate::portscan::middlebox`]): there is nothing to identify there.
     pub fn open_ports(&self) -> Vec<identify::Key> {
         let hosts = &self.discovery.hosts;
-        let per_host = if hosts.is_empty() { 0 } else { self.tcp.len() / hosts.len() };
         let mut open = Vec::new();
         for (h, live) in hosts.iter().enumerate() {
-            let row = self.tcp.get(h * per_host..(h + 1) * per_host).unwrap_or(&[]);
-            for (i, state) in row.iter().enumerate() {
+            if middlebox::tally_answers_everything(&self.tcp_tally(h)) {
+                continue;
+            }
+            for (i, state) in self.tcp_row(h).iter().enumerate() {
                 if *state == PortState::Open {
                     open.push((live.address, self.tcp_ports.get(i).copied().unwrap_or(0), Proto::Tcp));
                 }
@@ -313,6 +333,16 @@ async fn run_raw(
                 _ => PortState::Filtered,
             })
             .collect();
+        found.tcp_replies = t
+            .counters
+            .iter()
+            .map(|c| TcpReplies {
+                duplicate: c.duplicates.load(Ordering::Relaxed),
+                late: c.late.load(Ordering::Relaxed),
+                unreachable: c.unreachable.load(Ordering::Relaxed),
+            })
+            .collect();
+        found.unmatched_replies = t.unmatched.load(Ordering::Relaxed);
         found.backoff = out
             .backoff
             .iter()

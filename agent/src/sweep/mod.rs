@@ -13,7 +13,12 @@
 //! quarter of the per-host rate; if it stays silent for `max(16, per_host/8)` more, it is left alone
 //! and its remaining slots are marked skipped. A host that answers little from the start (a firewall
 //! dropping most ports) is not backed off: its silence is its answer.
+//!
+//! Answering everything: in a port scan, a host that has answered SYN-ACK on at least 100 ports and
+//! on 90 % of those sent ([`crate::portscan::middlebox`]) is probed no further; its remaining slots
+//! are marked skipped, so a middlebox that accepts every port costs a hundred probes, not 65,535.
 
+pub mod slot;
 pub mod table;
 
 use std::collections::VecDeque;
@@ -28,7 +33,8 @@ use tokio_util::sync::CancellationToken;
 use crate::net::{NetError, PacketIo, Probe, Reply};
 use crate::progress::Progress;
 use crate::rate::Limiter;
-pub use table::{Slot, SlotState, Table};
+pub use slot::{Slot, SlotState};
+pub use table::Table;
 
 /// Back-off stage of a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +153,7 @@ pub fn run(
         if table.pending.load(Ordering::Relaxed) == 0 {
             break;
         }
+        table.begin_pass(pass);
         let finished = std::thread::scope(|scope| {
             let running: Vec<_> = senders.iter_mut().map(|s| scope.spawn(move || s.pass(pass))).collect();
             running.into_iter().all(|r| r.join().unwrap_or(false))
@@ -248,7 +255,7 @@ impl Sender<'_> {
                 continue;
             }
             let stage = self.update_backoff(hi);
-            if stage == Backoff::Abandoned {
+            if stage == Backoff::Abandoned || self.answers_everything(hi) {
                 (cursor as usize..nslots).step_by(step as usize).for_each(|s| table.skip(hi, s));
                 continue;
             }
@@ -285,15 +292,19 @@ impl Sender<'_> {
         let t = self.table;
         let dst = t.hosts[host];
         let probe = match slot {
-            Slot::Syn(port) => Probe::TcpSyn { dst, dport: port, sport: t.sport, seq: t.cookie.of(dst, port) },
-            Slot::Ack(port) => Probe::TcpAck { dst, dport: port, sport: t.sport, ack: t.cookie.of(dst, port) },
+            Slot::Syn(port) => {
+                Probe::TcpSyn { dst, dport: port, sport: t.sport, seq: t.cookie.tagged(dst, port, pass) }
+            }
+            Slot::Ack(port) => {
+                Probe::TcpAck { dst, dport: port, sport: t.sport, ack: t.cookie.tagged(dst, port, pass) }
+            }
             Slot::Echo => Probe::Echo { dst, ident: t.ident, seq: u16::from(pass) },
             Slot::Arp => match dst {
                 IpAddr::V4(v4) => Probe::Arp { dst: v4 },
                 IpAddr::V6(_) => return,
             },
         };
-        t.counters[host].sent.fetch_add(1, Ordering::Relaxed);
+        t.note_sent(host, pass == 0);
         match self.io.send(&probe) {
             Ok(()) => {
                 self.sent += 1;
@@ -310,6 +321,20 @@ impl Sender<'_> {
                 self.last_error = Some(e.to_string());
             }
         }
+    }
+
+    /// Whether the host answers on (nearly) every port; says so once, when first noticed.
+    fn answers_everything(&self, host: usize) -> bool {
+        if !self.table.answers_everything(host) {
+            return false;
+        }
+        if !self.table.counters[host].answers_everything.swap(true, Ordering::Relaxed) {
+            tracing::info!(
+                host = %self.table.hosts[host],
+                "host antwoordt op elke poort: niet verder gescand / host answers on every port: not scanned further"
+            );
+        }
+        true
     }
 
     fn update_backoff(&self, host: usize) -> Backoff {
@@ -349,5 +374,7 @@ impl Sender<'_> {
     }
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;

@@ -89,7 +89,7 @@ fn replies_with_a_wrong_cookie_or_port_are_ignored() {
         seq: 1,
         ack,
     };
-    let good_ack = table.cookie.of(ip("198.18.0.2"), 22).wrapping_add(1);
+    let good_ack = table.cookie.tagged(ip("198.18.0.2"), 22, 0).wrapping_add(1);
     assert_eq!(table.apply(&syn_ack("198.18.0.2", table.sport, 12345)), None, "forged cookie");
     assert_eq!(table.apply(&syn_ack("198.18.0.2", table.sport.wrapping_add(1), good_ack)), None, "wrong port");
     assert_eq!(table.apply(&syn_ack("198.18.0.3", table.sport, good_ack)), None, "stranger");
