@@ -178,7 +178,7 @@ fn broken(line: u64, nl: &str, en: &str) -> AuditError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
-    move |source| AuditError::Io { path: path.to_path_buf(), source }
+    move |source| AuditError::Io { path: path.to_path_buf(), source: crate::fsutil::in_words(source) }
 }
 
 /// What [`verify`] found in an intact log.
@@ -449,11 +449,13 @@ impl AuditLog {
         buf.push(b'\n');
         let n = self.file.write(&buf).map_err(io(&self.path))?;
         if n != buf.len() {
-            let e = std::io::Error::new(
-                std::io::ErrorKind::WriteZero,
-                "short write; the torn line is repaired on the next open",
-            );
-            return Err(AuditError::Io { path: self.path.clone(), source: e });
+            // A full disk shows as a short write. Writing the rest names the cause (or completes the
+            // line); a line left torn is repaired by the next open.
+            self.file.write_all(&buf[n..]).map_err(|e| {
+                let why = crate::fsutil::in_words(e);
+                let e = std::io::Error::new(why.kind(), format!("{why}; the torn line is repaired on the next open"));
+                AuditError::Io { path: self.path.clone(), source: e }
+            })?;
         }
         self.file.sync_data().map_err(io(&self.path))?;
         self.seq += 1;
@@ -481,19 +483,12 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Replaces the seal atomically; on failure (a full disk) the old seal and no temporary file
+    /// stay, which leaves the seal one line behind: accepted, and re-sealed by the next `open`.
     fn write_seal(&self) -> Result<(), AuditError> {
         let seal = seal_path(&self.path);
-        let mut tmp = seal.clone().into_os_string();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
         let text = format!("{SEAL_MAGIC} {} {}\n", self.seq, self.prev);
-        let mut f = open_options(0o600).write(true).create(true).truncate(true).open(&tmp).map_err(io(&tmp))?;
-        f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io(&tmp))?;
-        fs::rename(&tmp, &seal).map_err(io(&seal))?;
-        if let Some(dir) = seal.parent().filter(|d| !d.as_os_str().is_empty()) {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
-        }
-        Ok(())
+        crate::fsutil::write_atomic(&seal, text.as_bytes(), 0o600).map_err(io(&seal))
     }
 }
 

@@ -16,9 +16,30 @@ fn main() {
     let code = match wijkagent::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("fout / error: {e:#}");
+            let text = chain_text(&e);
+            eprintln!("fout / error: {text}");
+            if e.chain().any(wijkagent::fsutil::disk_full_in) && !text.contains(wijkagent::fsutil::DISK_FULL) {
+                eprintln!("{}", wijkagent::fsutil::DISK_FULL);
+            }
             1
         }
     };
     std::process::exit(code);
+}
+
+/// The error and its causes, `: `-separated like `{:#}`, leaving out a cause whose text was said
+/// already (many errors here print their cause in their own message).
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let said = cause.to_string();
+        if text.contains(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
 }

@@ -18,6 +18,8 @@
 //! | `--instance`      | `mqtt.instance`     | `1`                      |
 //! | `--broker-public` | `mqtt.public`       | the broker's address     |
 //! | `--server-name`   | `mqtt.server_names` | none                     |
+//! | `--agent-rate`    | `mqtt.agent_rate`   | 10 (0: no budget)        |
+//! | `--agent-burst`   | `mqtt.agent_burst`  | 500 (at least 1)         |
 //!
 //! A flag on the command line wins over the file. Relative paths in the file (`data`,
 //! `database = "sqlite:…"`, the TLS files) are taken from the file's own directory, so a config
@@ -31,6 +33,7 @@ use serde::Deserialize;
 
 use crate::cli::ServeArgs;
 use crate::i18n::Lang;
+use crate::ingest::throttle::{self, Budget};
 use crate::serve::ServeConfig;
 use crate::store::{StoreConfig, StoreError};
 use crate::trends::{DEFAULT_K, MIN_K};
@@ -110,6 +113,10 @@ pub struct MqttSection {
     pub public: Option<String>,
     /// Extra names for the server certificate.
     pub server_names: Option<Vec<String>>,
+    /// Summary messages per second one agent may send (0: no budget).
+    pub agent_rate: Option<u32>,
+    /// Messages one agent may send at once after a quiet spell.
+    pub agent_burst: Option<u32>,
 }
 
 /// The command line and the file together, checked.
@@ -158,6 +165,12 @@ pub enum ConfigError {
     /// Only one of the TLS certificate and key.
     #[error("web.tls_cert and web.tls_key go together: give both (or neither, on loopback)")]
     TlsHalf,
+    /// A per-agent budget with a burst of 0.
+    #[error("agent_burst = 0 ({from}) lets nothing through: set it to 1 or more (or agent_rate = 0 for no budget)")]
+    NoBurst {
+        /// `--agent-burst` or the file.
+        from: String,
+    },
     /// `database` is not understood.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -184,6 +197,9 @@ impl ConfigError {
             ConfigError::TlsHalf => {
                 "web.tls_cert en web.tls_key horen samen: geef beide (of geen van beide, op loopback)".to_string()
             }
+            ConfigError::NoBurst { from } => format!(
+                "agent_burst = 0 ({from}) laat niets door: zet het op 1 of meer (of agent_rate = 0 voor geen grens)"
+            ),
             ConfigError::Store(StoreError::BadUrl(u)) => {
                 format!("databank {u:?} niet begrepen: gebruik sqlite:PAD of postgres://GEBRUIKER@HOST/DB")
             }
@@ -271,6 +287,18 @@ pub fn combine(args: &ServeArgs, file: Option<(&Path, File)>) -> Result<Settings
         (None, None) => None,
         _ => return Err(ConfigError::TlsHalf),
     };
+    let budget = Budget {
+        rate: args.agent_rate.or(f.mqtt.agent_rate).unwrap_or(throttle::DEFAULT_RATE),
+        burst: args.agent_burst.or(f.mqtt.agent_burst).unwrap_or(throttle::DEFAULT_BURST),
+    };
+    if budget.rate > 0 && budget.burst == 0 {
+        let from = match (args.agent_burst, path) {
+            (Some(_), _) => "--agent-burst".to_string(),
+            (None, Some(p)) => p.display().to_string(),
+            (None, None) => "config".to_string(),
+        };
+        return Err(ConfigError::NoBurst { from });
+    }
     let serve = ServeConfig {
         database: StoreConfig::parse(database.as_deref(), &data)?,
         data_dir: data,
@@ -286,6 +314,7 @@ pub fn combine(args: &ServeArgs, file: Option<(&Path, File)>) -> Result<Settings
             args.server_name.clone()
         },
         trends: crate::trends::Options { k, ..Default::default() },
+        budget,
     };
     Ok(Settings { serve, lang: f.lang.map(Lang::from), file: path.map(Path::to_path_buf) })
 }
@@ -314,7 +343,8 @@ pub fn restart_keys(running: &ServeConfig, wanted: &ServeConfig) -> Vec<NeedsRes
     let tls = |t: &Option<(PathBuf, PathBuf)>| {
         t.as_ref().map_or_else(|| "(none)".to_string(), |(c, k)| format!("{} + {}", c.display(), k.display()))
     };
-    let pairs: [(&'static str, bool, String, String); 9] = [
+    let budget = |b: &Budget| b.describe();
+    let pairs: [(&'static str, bool, String, String); 10] = [
         (
             "data",
             running.data_dir != wanted.data_dir,
@@ -343,6 +373,12 @@ pub fn restart_keys(running: &ServeConfig, wanted: &ServeConfig) -> Vec<NeedsRes
             running.server_names != wanted.server_names,
             format!("{:?}", running.server_names),
             format!("{:?}", wanted.server_names),
+        ),
+        (
+            "mqtt.agent_rate/mqtt.agent_burst",
+            running.budget != wanted.budget,
+            budget(&running.budget),
+            budget(&wanted.budget),
         ),
     ];
     pairs

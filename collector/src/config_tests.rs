@@ -233,6 +233,7 @@ fn only_addresses_database_broker_and_data_need_a_restart() {
     all.broker_public = Some("mqtts://p:8883".into());
     all.server_names = vec!["p".into()];
     all.web_tls = Some(("c".into(), "k".into()));
+    all.budget = crate::ingest::throttle::Budget::OFF;
     let keys: Vec<_> = restart_keys(&base, &all).into_iter().map(|r| (r.key, r.wanted)).collect();
     let names: Vec<_> = keys.iter().map(|(k, _)| *k).collect();
     assert_eq!(
@@ -246,8 +247,23 @@ fn only_addresses_database_broker_and_data_need_a_restart() {
             "mqtt.broker",
             "mqtt.instance",
             "mqtt.public",
-            "mqtt.server_names"
+            "mqtt.server_names",
+            "mqtt.agent_rate/mqtt.agent_burst"
         ]
     );
     assert!(!keys.iter().any(|(_, v)| v.contains("secret")), "passwords are not logged: {keys:?}");
+}
+
+#[test]
+fn the_agent_budget_comes_from_flags_over_the_file_and_a_zero_burst_is_refused() {
+    use crate::ingest::throttle::{Budget, DEFAULT_BURST, DEFAULT_RATE};
+    let default = settings(EXAMPLE, &["--config", "c"]).expect("usable").serve.budget;
+    assert_eq!(default, Budget { rate: DEFAULT_RATE, burst: DEFAULT_BURST });
+    let file = "data = \"/d\"\n[mqtt]\nagent_rate = 3\nagent_burst = 30\n";
+    assert_eq!(settings(file, &["--config", "c"]).expect("ok").serve.budget, Budget { rate: 3, burst: 30 });
+    let flags = settings(file, &["--config", "c", "--agent-rate", "0"]).expect("ok").serve.budget;
+    assert_eq!(flags.describe(), "off");
+    let err = settings(file, &["--config", "c", "--agent-burst", "0"]).expect_err("zero burst");
+    assert!(err.to_string().contains("--agent-burst"), "{err}");
+    assert!(err.dutch().contains("laat niets door"), "{}", err.dutch());
 }

@@ -21,6 +21,7 @@ use wijk_protocol::topics;
 
 use crate::ca::Ca;
 use crate::feed::AdviceOut;
+use crate::ingest::throttle::Throttle;
 use crate::ingest::{Message, Outgoing};
 use crate::pipeline::ReceiptSink;
 
@@ -214,16 +215,19 @@ async fn retry_after(backoff: &mut Duration, cancel: &CancellationToken, why: &s
     true
 }
 
-/// Polls the connection until `cancel`: subscribes on every CONNACK, passes summaries on, retries
-/// a lost connection after 1, 2, 4, ... 30 s.
+/// Polls the connection until `cancel`: subscribes on every CONNACK, passes summaries within their
+/// agent's budget on (`throttle`), retries a lost connection after 1, 2, 4, ... 30 s.
 pub async fn read_external(
     client: AsyncClient,
     mut events: EventLoop,
     queue: mpsc::Sender<Message>,
+    mut throttle: Throttle,
     cancel: CancellationToken,
 ) {
     let mut backoff = Duration::from_secs(1);
     while let Some(event) = next_event(&client, &mut events, &cancel).await {
+        // Keep-alive pings bring an event at least every 20 s, so the bookkeeping runs when idle.
+        throttle.tick_if_due();
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff = Duration::from_secs(1);
@@ -237,7 +241,7 @@ pub async fn read_external(
                     tracing::error!("the broker refused the subscription: check its ACL for user {SERVICE_ID}");
                 }
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => {
+            Ok(Event::Incoming(Packet::Publish(p))) if throttle.admit(p.topic.as_bytes()) => {
                 let message = Message::new(p.topic, p.payload.to_vec());
                 if queue.send(message).await.is_err() {
                     return;

@@ -3,7 +3,12 @@
 //! and the receipts go back out through a [`ReceiptSink`].
 //!
 //! The channel is bounded, so a slow store slows the reader and the broker buffers (and agents keep
-//! their outboxes); a batch the store refuses is retried with back-off rather than dropped.
+//! their outboxes); a batch the store refuses (a full disk, a database down) is retried with
+//! back-off rather than dropped, and answered only once stored.
+//!
+//! Before a message is copied into the channel, the reader checks its agent's budget
+//! ([`Throttle`]): a flooding agent's excess is dropped for the cost of a topic check, so it cannot
+//! fill the channel or the ingest's time that the other agents' summaries need.
 
 use std::time::Duration;
 
@@ -15,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use wijk_protocol::topics;
 
 use crate::feed::{AdviceOut, ADVICE_INTERVAL};
+use crate::ingest::throttle::{Throttle, TICK};
 use crate::ingest::{Ingest, Message, Outgoing, MAX_BATCH};
 
 /// Messages waiting for the ingest thread.
@@ -63,18 +69,32 @@ pub fn subscribe_embedded(link_tx: &mut LinkTx) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads the embedded link until `cancel`, passing summary messages on.
-pub async fn read_embedded(mut link_rx: LinkRx, queue: mpsc::Sender<Message>, cancel: CancellationToken) {
+/// Reads the embedded link until `cancel`, passing summary messages within their agent's budget
+/// on (`throttle`).
+pub async fn read_embedded(
+    mut link_rx: LinkRx,
+    queue: mpsc::Sender<Message>,
+    mut throttle: Throttle,
+    cancel: CancellationToken,
+) {
+    // The throttle's bookkeeping also runs while no message comes (its log lines owed).
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // `LinkRx::next` is cancel-safe: a notification is taken only when it completes.
         let notification = tokio::select! {
             () = cancel.cancelled() => return,
+            _ = tick.tick() => {
+                throttle.tick_if_due();
+                continue;
+            }
             n = link_rx.next() => n,
         };
         match notification {
             Ok(Some(Notification::Forward(forward))) => {
                 // Our own receipts and advice come back through the catch-all filters.
                 let topic = &forward.publish.topic;
-                if topic.ends_with(b"/receipt") || topic.ends_with(b"/advice") {
+                if topic.ends_with(b"/receipt") || topic.ends_with(b"/advice") || !throttle.admit(topic) {
                     continue;
                 }
                 let topic = String::from_utf8_lossy(topic).into_owned();
@@ -133,13 +153,25 @@ pub fn spawn_ingest(
                 }
             }
             let mut backoff = Duration::from_millis(250);
+            let mut failed = 0u32;
             let receipts = loop {
                 match ingest.handle(&batch, Utc::now()) {
-                    Ok(r) => break r,
+                    Ok(r) => {
+                        if failed > 0 {
+                            tracing::info!(
+                                "the store took the batch of {} after {failed} failed attempts",
+                                batch.len()
+                            );
+                        }
+                        break r;
+                    }
                     Err(e) => {
+                        failed += 1;
                         tracing::error!(
-                            "the store did not take {} summaries ({e}); trying again in {} ms",
+                            "the store did not take {} summaries ({e}){}; nothing of them is answered \
+                             until it does; trying again in {} ms",
                             batch.len(),
+                            if e.is_disk_full() { crate::store::DISK_FULL_ADVICE } else { "" },
                             backoff.as_millis()
                         );
                         std::thread::sleep(backoff);

@@ -65,6 +65,8 @@ pub struct ServeConfig {
     pub server_names: Vec<String>,
     /// How the trends index is set up (k of k-anonymity, demo).
     pub trends: crate::trends::Options,
+    /// Summary messages one agent may send ([`crate::ingest::throttle`]).
+    pub budget: crate::ingest::throttle::Budget,
 }
 
 /// Why `serve` could not start or stopped with an error.
@@ -384,6 +386,8 @@ pub async fn run_with(
         });
     }
     let ingest = crate::ingest::Ingest::new(ingest_store, stats.clone()).with_feed(feed);
+    let throttle = crate::ingest::throttle::Throttle::new(cfg.budget, stats.clone());
+    tracing::info!("summary budget per agent: {}", cfg.budget.describe());
     let token = tasks.token();
     let (sink, broker_public): (Box<dyn pipeline::ReceiptSink>, String) = match &cfg.external_broker {
         None => {
@@ -399,7 +403,7 @@ pub async fn run_with(
                 .map_err(|why| crate::broker::BrokerError::Start { addr, why })?;
             tracing::info!("mqtt listening on mqtts://{addr}");
             tasks.spawn("broker", async move {
-                pipeline::read_embedded(link_rx, queue_tx, token).await;
+                pipeline::read_embedded(link_rx, queue_tx, throttle, token).await;
                 Ok(())
             });
             let public = public.unwrap_or_else(|| format!("mqtts://{addr}"));
@@ -413,7 +417,7 @@ pub async fn run_with(
             let (receipts, receipt_events) = external::client(url, &ca, &identity, &receipts_id)?;
             tracing::info!("mqtt via external broker {url} as {reader_id} and {receipts_id}");
             tasks.spawn("broker", async move {
-                external::read_external(reader, events, queue_tx, token).await;
+                external::read_external(reader, events, queue_tx, throttle, token).await;
                 Ok(())
             });
             let (token, sender) = (tasks.token(), receipts.clone());

@@ -140,6 +140,38 @@ impl Collector {
         Ok(f.stdout.trim().to_string())
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Adds an admin user `name` with `password` through `wijkpost user add`.
+    pub fn add_admin(&self, name: &str, password: &str) -> Result<()> {
+        let mut cmd = Command::new(bin_checked()?);
+        cmd.args(["user", "add", "--name", name, "--role", "admin", "--data"]).arg(&self.data);
+        if let Some(db) = &self.database {
+            cmd.args(["--database", db]);
+        }
+        cmd.env("WIJKPOST_PASSWORD", password);
+        let f = run_bounded(&mut cmd, Duration::from_secs(30))?;
+        if !f.success() {
+            bail!("wijkpost user add failed: {}", f.describe());
+        }
+        Ok(())
+    }
+
+    /// `/metrics` as the admin `name` (logged in through the form).
+    pub fn metrics(&self, name: &str, password: &str) -> Result<String> {
+        let http = crate::dashboard::http();
+        let cookie = crate::dashboard::login(&http, &self.web_url, name, password)?
+            .with_context(|| format!("wijkpost refused the login of {name}"))?;
+        let mut answer = http.get(&format!("{}/metrics", self.web_url)).header("Cookie", cookie).call()?;
+        if answer.status() != 200 {
+            bail!("GET /metrics answered {}", answer.status());
+        }
+        Ok(answer.body_mut().read_to_string()?)
+    }
+
     /// Stops it with SIGTERM and waits (at most 10 s, then SIGKILL); returns everything it logged.
     pub fn stop(self) -> String {
         let log = self.log.clone();
@@ -192,6 +224,29 @@ pub fn self_report(dir: &Path) -> Result<PathBuf> {
 pub fn outbox_len(state: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(state.join("outbox")) else { return 0 };
     entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().ends_with(".json")).count()
+}
+
+/// The value of the sample `series` (the metric name with its labels, exactly as printed) in a
+/// Prometheus text `metrics`.
+pub fn metric(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The sum of every sample of `name`, whatever its labels.
+pub fn metric_sum(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Peak resident memory of process `pid` (`VmHWM`), bytes.
+pub fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// The first word after `marker` in any line (ANSI-free logs).

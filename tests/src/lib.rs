@@ -20,6 +20,7 @@
 //!   snapshots of its file tree.
 //! - [`process`]: running programs with a deadline; every wait in these tests ends; [`service`]: a
 //!   long-running program sent signals, its log read line by line.
+//! - [`tmpfs`]: a small tmpfs of a test's own, filled and grown again, for the full-disk tests.
 //!
 //! Safety (DESIGN.md, "How tests reach a network"): packets go only to 127.0.0.0/8, ::1, or
 //! addresses inside namespaces these helpers created; lab addresses come from 198.18.0.0/15 and
@@ -48,6 +49,7 @@ pub mod rows;
 pub mod service;
 pub mod services;
 pub mod sockets;
+pub mod tmpfs;
 
 pub use addressing::{host, Addressing, LabHost, LabKind, Port, Proto, HOSTILE_PORTS};
 pub use counters::PacketCounts;

@@ -39,7 +39,15 @@ pub fn finish(config: &Config, meta: &Meta, parts: Vec<Report>) -> Result<LastSc
     };
     let dir = config.reports.join(&meta.scan_id);
     fsutil::create_dir(&dir, 0o750).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let written = report::write_all(&report, &dir, lang).map_err(|e| e.to_string())?;
+    // On failure the files of earlier scans are untouched and no half-written file is left; the
+    // parts stay in the checkpoint, so the report is written when the service tries again.
+    let written = report::write_all(&report, &dir, lang).map_err(|e| {
+        if fsutil::is_disk_full(&e.source) {
+            format!("{}: {} ({})", e.path.display(), fsutil::disk_full_advice(lang), e.source)
+        } else {
+            e.to_string()
+        }
+    })?;
     let json = written.first().cloned().unwrap_or_else(|| dir.join(report::REPORT_JSON));
     let audited = AuditLog::open(&config.audit_log)
         .and_then(|mut log| log.append(crate::scan::finished_event(&report, meta.scan_id.clone(), &json)));

@@ -101,6 +101,19 @@ impl UplinkError {
             }
             (UplinkError::State { path, why }, Lang::Nl) => format!("{path}: {why}. Controleer de statusmap of schrijf opnieuw in."),
             (UplinkError::State { path, why }, Lang::En) => format!("{path}: {why}. Check the state directory or enroll again."),
+            (UplinkError::Outbox(crate::outbox::OutboxError::Io { path, source }), lang)
+                if crate::fsutil::is_disk_full(source) =>
+            {
+                let path = path.display();
+                match lang {
+                    Lang::Nl => format!(
+                        "Outbox {path}: de schijf is vol. Maak ruimte vrij op die schijf (oude rapporten, logbestanden) en probeer opnieuw; wat al in de outbox stond, is intact en gaat mee bij de volgende push."
+                    ),
+                    Lang::En => format!(
+                        "Outbox {path}: the disk is full. Free space on that disk (old reports, log files) and try again; what was already in the outbox is intact and goes with the next push."
+                    ),
+                }
+            }
             (UplinkError::Outbox(e), Lang::Nl) => format!("Outbox: {e}. Maak ruimte vrij of herstel de rechten; er gaat niets verloren."),
             (UplinkError::Outbox(e), Lang::En) => format!("Outbox: {e}. Free some space or fix the permissions; nothing is lost."),
         }
@@ -121,5 +134,28 @@ fn refusal(code: &str, message: &str, lang: Lang) -> String {
         }
         (_, Lang::Nl) => format!("wijkpost weigerde de inschrijving ({code}): {message}"),
         (_, Lang::En) => format!("wijkpost refused the enrollment ({code}): {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_under_the_outbox_says_so_and_names_the_file() {
+        let path = std::path::PathBuf::from("/var/lib/wijkagent/outbox/00000000000000000007.json");
+        let full = || {
+            UplinkError::Outbox(crate::outbox::OutboxError::Io {
+                path: path.clone(),
+                source: std::io::Error::from_raw_os_error(28),
+            })
+        };
+        let nl = full().message(Lang::Nl);
+        assert!(nl.contains("00000000000000000007.json: de schijf is vol. Maak ruimte vrij"), "{nl}");
+        let en = full().message(Lang::En);
+        assert!(en.contains("the disk is full. Free space on that disk"), "{en}");
+        let denied =
+            UplinkError::Outbox(crate::outbox::OutboxError::Io { path, source: std::io::Error::from_raw_os_error(13) });
+        assert!(denied.message(Lang::En).contains("fix the permissions"), "{}", denied.message(Lang::En));
     }
 }

@@ -44,6 +44,7 @@ pub fn run(args: DemoArgs, lang: Lang) -> anyhow::Result<i32> {
         broker_public: None,
         server_names: Vec::new(),
         trends: crate::trends::Options { k: DEMO_K, demo: true, ..Default::default() },
+        budget: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -182,6 +182,14 @@ pub struct ServeArgs {
     /// k-anonymity: no figure fewer organisations contribute to (at least 3) [standaard / default: 5].
     #[arg(long)]
     pub k: Option<u32>,
+    /// Samenvattingen per seconde per agent; meer wordt ongelezen gedropt (0: geen grens) / summary
+    /// messages per second per agent; more are dropped unread (0: no budget) [standaard / default: 10].
+    #[arg(long)]
+    pub agent_rate: Option<u32>,
+    /// Samenvattingen in één keer per agent na een stille periode / messages at once per agent after
+    /// a quiet spell [standaard / default: 500].
+    #[arg(long)]
+    pub agent_burst: Option<u32>,
 }
 
 /// Runs the parsed command line; returns the process exit code.

@@ -10,7 +10,7 @@
 //! agents keep those summaries in their outboxes and send them again.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -22,6 +22,7 @@ use crate::org::Org;
 use crate::store::{Outcome, Rejected, Store, StoreError, SummaryRow, REJECTED_KEEP};
 
 mod judge;
+pub mod throttle;
 use judge::{Refusal, Verdict};
 
 /// Why a replayed `seq` with other content is refused (the agent sets that summary aside).
@@ -67,8 +68,14 @@ pub struct Stats {
     pub duplicates: AtomicU64,
     /// Messages refused, per reason.
     pub rejected: Mutex<HashMap<String, u64>>,
-    /// Batches the store failed to take.
+    /// Batches the store failed to take (each attempt).
     pub store_failures: AtomicU64,
+    /// Whether the store refuses the batch in hand now (a full disk, a database down).
+    pub store_failing: AtomicBool,
+    /// Messages dropped unread because their agent was over its budget ([`throttle`]).
+    pub throttled: AtomicU64,
+    /// Agents over their budget recently, by agent id ([`Stats::throttled_now`]).
+    pub throttled_agents: Mutex<HashMap<String, throttle::Episode>>,
     /// The last stored batch's lag, ms: from reading its oldest message to having stored it.
     pub lag_ms: AtomicU64,
 }
@@ -151,9 +158,11 @@ impl Ingest {
             Ok(o) => o,
             Err(e) => {
                 self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                self.stats.store_failing.store(true, Ordering::Relaxed);
                 return Err(e);
             }
         };
+        self.stats.store_failing.store(false, Ordering::Relaxed);
         // What the store said, per message: a stored or duplicate status, or a refusal.
         let mut outcomes = outcomes.into_iter();
         let mut stored = Vec::new();
@@ -193,8 +202,18 @@ impl Ingest {
                 _ => None,
             })
             .collect();
+        // The good summaries are committed: a refusal record that cannot be written (a full disk)
+        // must not fail the batch, or its retry would answer them `duplicate` and leave them out
+        // of the trends. The refusals are still answered and counted here.
         if !rejected.is_empty() {
-            self.store.record_rejected(&rejected, REJECTED_KEEP)?;
+            if let Err(e) = self.store.record_rejected(&rejected, REJECTED_KEEP) {
+                self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    "{} refused messages not recorded in the database ({e}){}",
+                    rejected.len(),
+                    if e.is_disk_full() { crate::store::DISK_FULL_ADVICE } else { "" }
+                );
+            }
         }
         if let Some(feed) = &mut self.feed {
             feed.add(stored);

@@ -84,6 +84,25 @@ pub enum StoreError {
     Invalid(String),
 }
 
+/// What the ingest's log lines add when the disk under the database is full.
+pub const DISK_FULL_ADVICE: &str = "; the disk holding the database is full: free space on it \
+     (nothing was half-written; the agents keep what was not answered and send it again)";
+
+impl StoreError {
+    /// Whether the database said its disk is full (SQLite `SQLITE_FULL`, PostgreSQL `53100
+    /// disk_full`, or the OS's ENOSPC / EDQUOT).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(e) => e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            StoreError::Postgres(e) => e.code() == Some(&::postgres::error::SqlState::DISK_FULL),
+            StoreError::Io { source, .. } => {
+                matches!(source.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Which backend, where. Parsed from `--database`; the default is SQLite in the data directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {

@@ -2,7 +2,11 @@
 //! HTTP Basic authentication with an admin user's name and password (what Prometheus'
 //! `basic_auth` sends; failures are throttled like logins). Counters come from the ingest
 //! ([`crate::ingest::Stats`], since this process started), gauges from the store and the index.
-//! No figure here is about one organisation.
+//! No figure here is about one organisation; only `wijkpost_throttled_agent_dropped` names agents,
+//! by their pseudonymous id as `/admin` does, so an administrator can find one that floods.
+//!
+//! Time spent here is bounded whatever the agents do: the throttled agents listed are at most
+//! [`crate::ingest::throttle::MAX_LISTED`].
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -76,8 +80,34 @@ pub async fn metrics(State(state): State<WebState>, headers: HeaderMap, admin: R
         metric(
             "wijkpost_ingest_store_failures_total",
             "counter",
-            "Batches the store failed to take.",
+            "Attempts at storing a batch that failed (a full disk, a database down).",
             vec![(String::new(), load(&stats.store_failures))],
+        );
+        metric(
+            "wijkpost_ingest_store_failing",
+            "gauge",
+            "1 while the store refuses the batch in hand (retried; nothing of it is answered), else 0.",
+            vec![(String::new(), u64::from(stats.store_failing.load(Ordering::Relaxed)))],
+        );
+        metric(
+            "wijkpost_throttled_total",
+            "counter",
+            "Summary messages dropped unread because their agent was over its budget.",
+            vec![(String::new(), load(&stats.throttled))],
+        );
+        let (listed, agents) = stats.throttled_now(Instant::now());
+        metric(
+            "wijkpost_throttled_agents",
+            "gauge",
+            "Agents over their budget within the last minute.",
+            vec![(String::new(), agents as u64)],
+        );
+        metric(
+            "wijkpost_throttled_agent_dropped",
+            "gauge",
+            "Messages dropped in the current spell of each agent over its budget within the last minute \
+             (the 20 that dropped most).",
+            listed.into_iter().map(|(agent, n)| (format!("{{agent=\"{}\"}}", label(&agent)), n)).collect(),
         );
     }
     let rejected_db: Vec<(String, u64)> =

@@ -62,6 +62,12 @@ pub(super) fn harness(k: u32, rows: &[FactRow], idle: Duration) -> Harness {
     let stats = Arc::new(Stats::default());
     stats.stored.store(7, std::sync::atomic::Ordering::Relaxed);
     stats.lag_ms.store(1250, std::sync::atomic::Ordering::Relaxed);
+    // One agent over a budget of one message: three of its four dropped.
+    let mut throttle =
+        crate::ingest::throttle::Throttle::new(crate::ingest::throttle::Budget { rate: 1, burst: 1 }, stats.clone());
+    for _ in 0..4 {
+        throttle.admit(wijk_protocol::topics::summary("f100df100df100df100df100").as_bytes());
+    }
     let state = WebState {
         store: Arc::new(Mutex::new(Box::new(store) as Box<dyn Store>)),
         ca: Arc::new(ca),
@@ -304,6 +310,14 @@ async fn metrics_need_an_admin_and_speak_prometheus() {
         m.body
     );
     assert!(m.body.contains("wijkpost_summaries_stored 0"), "{}", m.body);
+    for line in [
+        "wijkpost_throttled_total 3\n",
+        "wijkpost_throttled_agents 1\n",
+        "wijkpost_throttled_agent_dropped{agent=\"f100df100df100df100df100\"} 3\n",
+        "wijkpost_ingest_store_failing 0\n",
+    ] {
+        assert!(m.body.contains(line), "{line} missing:\n{}", m.body);
+    }
     use base64::Engine as _;
     let basic = |cred: &str| {
         let mut r = get("/metrics", None);

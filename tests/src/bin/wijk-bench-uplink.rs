@@ -78,7 +78,8 @@ fn main() -> Result<()> {
     // 1. Embedded broker and SQLite.
     {
         let dir = work.path().join("embedded");
-        let collector = Collector::start(&dir.join("wijkpost"), &[])?;
+        // A load generator sends thousands per second per agent: no per-agent budget.
+        let collector = Collector::start(&dir.join("wijkpost"), &["--agent-rate", "0"])?;
         let agents = prepare(&collector, &dir, &report, agents_n, per_agent * ROUNDS)?;
         let log = || collector.log_text();
         let pids = [collector.pid()];
@@ -91,7 +92,8 @@ fn main() -> Result<()> {
             let data = dir.join("wijkpost");
             let extra = "\n# benchmark only: the raw broker rate\npattern readwrite /tenants/%u/wijk/v1/bench\n";
             let broker = Mosquitto::for_wijkpost_with(&dir.join("mosquitto"), &data, extra)?;
-            let collector = Collector::start(&data, &["--broker", &broker.url, "--database", &db.url])?;
+            let collector =
+                Collector::start(&data, &["--broker", &broker.url, "--database", &db.url, "--agent-rate", "0"])?;
             let agents = prepare(&collector, &dir, &report, agents_n, per_agent * ROUNDS)?;
             let log = || collector.log_text();
             // PostgreSQL's server processes are not counted (one per connection, shared with others).
