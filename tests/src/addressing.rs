@@ -132,6 +132,20 @@ pub mod host {
     pub const DRIP: &str = "drip";
     /// Hostile fake: megabytes of garbage without a line end.
     pub const FLOOD: &str = "flood";
+
+    // The hostile lab (see `crate::hostile_lab`): one host per way a server misbehaves.
+    /// Resets every connection right after the accept.
+    pub const RESET: &str = "reset";
+    /// Answers a ClientHello with random bytes.
+    pub const TLS_GARBAGE: &str = "tls-garbage";
+    /// A real TLS server presenting a chain of 100 certificates.
+    pub const TLS_CHAIN: &str = "tls-chain";
+    /// A real TLS server whose certificate has thousands of extensions.
+    pub const TLS_EXT_MANY: &str = "tls-ext-many";
+    /// A real TLS server whose certificate has an extension of deeply nested ASN.1.
+    pub const TLS_EXT_DEEP: &str = "tls-ext-deep";
+    /// Invalid UTF-8 in every text: plain-text protocols, and a real TLS server's certificate.
+    pub const UTF8: &str = "utf8";
 }
 
 /// Which plan a lab follows.
@@ -141,6 +155,8 @@ pub enum LabKind {
     Basic,
     /// Weak and hardened twins of each service, telnet, and the hostile fakes.
     Services,
+    /// Hostile TCP and TLS servers: resets, TLS garbage, hostile certificates, invalid UTF-8.
+    Hostile,
 }
 
 /// The ports every hostile fake listens on: one per kind of probe that reads first (FTP, SSH,
@@ -153,6 +169,25 @@ pub const HOSTILE_PORTS: &[Port] = &[
     Port::tcp(80),
     Port::tcp(443),
     Port::tcp(445),
+    Port::tcp(1883),
+    Port::tcp(6379),
+];
+
+/// The ports of the `tls-garbage` host: HTTPS and IMAPS (two probes that speak TLS first).
+pub const GARBAGE_PORTS: &[Port] = &[Port::tcp(443), Port::tcp(993)];
+
+/// The plain-text ports of the `utf8` host's fake (FTP, SSH, Telnet, SMTP, HTTP, MQTT, Redis).
+pub const UTF8_PORTS: &[Port] =
+    &[Port::tcp(21), Port::tcp(22), Port::tcp(23), Port::tcp(25), Port::tcp(80), Port::tcp(1883), Port::tcp(6379)];
+
+/// Every port of the `utf8` host: [`UTF8_PORTS`] and a real TLS server on 443.
+const UTF8_HOST_PORTS: &[Port] = &[
+    Port::tcp(21),
+    Port::tcp(22),
+    Port::tcp(23),
+    Port::tcp(25),
+    Port::tcp(80),
+    Port::tcp(443),
     Port::tcp(1883),
     Port::tcp(6379),
 ];
@@ -199,6 +234,18 @@ const SERVICE_ROWS: &[Row] = &[
     Row { name: host::TARPIT, octet: 60, ipv6: false, open: HOSTILE_PORTS },
     Row { name: host::DRIP, octet: 61, ipv6: false, open: HOSTILE_PORTS },
     Row { name: host::FLOOD, octet: 62, ipv6: false, open: HOSTILE_PORTS },
+    Row { name: host::OUTSIDE, octet: 50, ipv6: true, open: &[] },
+];
+
+/// The hosts of the hostile lab, in start order (octets 70 and up, apart from the other plans').
+const HOSTILE_ROWS: &[Row] = &[
+    Row { name: host::SCANNER, octet: 2, ipv6: true, open: &[] },
+    Row { name: host::RESET, octet: 70, ipv6: false, open: HOSTILE_PORTS },
+    Row { name: host::TLS_GARBAGE, octet: 71, ipv6: false, open: GARBAGE_PORTS },
+    Row { name: host::TLS_CHAIN, octet: 72, ipv6: false, open: &[Port::tcp(443)] },
+    Row { name: host::TLS_EXT_MANY, octet: 73, ipv6: false, open: &[Port::tcp(443)] },
+    Row { name: host::TLS_EXT_DEEP, octet: 74, ipv6: false, open: &[Port::tcp(443)] },
+    Row { name: host::UTF8, octet: 75, ipv6: false, open: UTF8_HOST_PORTS },
     Row { name: host::OUTSIDE, octet: 50, ipv6: true, open: &[] },
 ];
 
@@ -258,6 +305,7 @@ impl Addressing {
         match self.kind {
             LabKind::Basic => ROWS,
             LabKind::Services => SERVICE_ROWS,
+            LabKind::Hostile => HOSTILE_ROWS,
         }
     }
 
@@ -369,7 +417,7 @@ mod tests {
 
     #[test]
     fn dead_and_excluded_addresses_belong_to_nobody() {
-        for a in [Addressing::new(200), Addressing::of(LabKind::Services, 200)] {
+        for a in [Addressing::new(200), Addressing::of(LabKind::Services, 200), Addressing::of(LabKind::Hostile, 200)] {
             check_dead_and_excluded(a);
         }
     }
@@ -392,6 +440,21 @@ mod tests {
         }
         assert!(a.find(host::WEB).is_none());
         assert_eq!(a.host(host::TLS_WEAK).open, &[Port::tcp(80), Port::tcp(443)]);
+    }
+
+    #[test]
+    fn hostile_plan_has_unique_short_names_and_octets_and_every_utf8_port() {
+        let a = Addressing::of(LabKind::Hostile, 9);
+        let hosts = a.hosts();
+        let mut octets: Vec<u8> = hosts.iter().map(|h| h.ipv4.octets()[3]).collect();
+        octets.sort_unstable();
+        octets.dedup();
+        assert_eq!(octets.len(), hosts.len());
+        assert!(hosts.iter().all(|h| h.name.len() <= 13), "interface names are at most 15 bytes");
+        let utf8 = a.host(host::UTF8).open;
+        assert!(UTF8_PORTS.iter().all(|p| utf8.contains(p)) && utf8.contains(&Port::tcp(443)));
+        assert_eq!(utf8.len(), UTF8_PORTS.len() + 1);
+        assert!(a.find(host::TARPIT).is_none());
     }
 
     fn check_dead_and_excluded(a: Addressing) {

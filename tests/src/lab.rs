@@ -2,8 +2,10 @@
 //!
 //! [`Lab::up`] builds, for one test, the basic lab (one host per daemon, see [`crate::daemons`]);
 //! [`Lab::up_services`] the services lab (weak and hardened twins and hostile fakes, see
-//! [`crate::services`]), a separate plan so that the basic lab's tests stay as fast as they were.
-//! Either is a set of network namespaces named `<prefix>-<pid>-<n>-<role>`:
+//! [`crate::services`]), a separate plan so that the basic lab's tests stay as fast as they were;
+//! [`Lab::up_hostile`] the hostile lab (resets, TLS garbage, hostile certificates, invalid UTF-8, see
+//! [`crate::hostile_lab`]).
+//! Each is a set of network namespaces named `<prefix>-<pid>-<n>-<role>`:
 //!
 //! - `…-br` holds a Linux bridge `br0` (no addresses, IPv6 off, STP off, multicast flooded);
 //! - one namespace per host of the [addressing plan](crate::addressing), joined to the bridge by a
@@ -40,7 +42,7 @@ use crate::addressing::{host, Addressing, LabHost, LabKind, Port};
 use crate::counters::{self, PacketCounts};
 use crate::daemons::{self, Daemon};
 use crate::process::{find_program, is_root, pid_alive, program, run_checked, signal_group, signal_pid, skip};
-use crate::services;
+use crate::{hostile_lab, services};
 
 /// Programs a lab needs, besides the daemons in [`daemons::PROGRAMS`].
 const NET_PROGRAMS: &[&str] = &["ip", "nft", "ss", "sysctl"];
@@ -64,6 +66,7 @@ pub fn programs_of(kind: LabKind) -> Vec<&'static str> {
     let daemons = match kind {
         LabKind::Basic => daemons::PROGRAMS,
         LabKind::Services => services::PROGRAMS,
+        LabKind::Hostile => hostile_lab::PROGRAMS,
     };
     NET_PROGRAMS.iter().chain(daemons).copied().collect()
 }
@@ -123,6 +126,12 @@ impl Lab {
     /// [`programs_of`]`(LabKind::Services)`; see [`require_lab_or_skip`].
     pub fn up_services(name_prefix: &str, hostile: &Path) -> Result<Lab> {
         Lab::build(name_prefix, LabKind::Services, Some(hostile))
+    }
+
+    /// Builds a hostile lab (see [`crate::hostile_lab`]) like [`Lab::up`]. `hostile` is this crate's
+    /// `hostile` program. Needs root and [`programs_of`]`(LabKind::Hostile)`.
+    pub fn up_hostile(name_prefix: &str, hostile: &Path) -> Result<Lab> {
+        Lab::build(name_prefix, LabKind::Hostile, Some(hostile))
     }
 
     fn build(name_prefix: &str, kind: LabKind, hostile: Option<&Path>) -> Result<Lab> {
@@ -405,7 +414,8 @@ impl Lab {
         let plans = match (self.addr.kind(), hostile) {
             (LabKind::Basic, _) => daemons::plan(&self.dir_path, &self.addr)?,
             (LabKind::Services, Some(hostile)) => services::plan(&self.dir_path, &self.addr, hostile)?,
-            (LabKind::Services, None) => bail!("a services lab needs the hostile program"),
+            (LabKind::Hostile, Some(hostile)) => hostile_lab::plan(&self.dir_path, &self.addr, hostile)?,
+            (LabKind::Services | LabKind::Hostile, None) => bail!("a services or hostile lab needs the hostile program"),
         };
         for plan in plans {
             let ns = self.netns(plan.host);

@@ -6,6 +6,8 @@
 //! - [`daemons`]: the daemons the lab runs and their configurations (templates in `tests/lab/`).
 //! - [`services`]: the services lab: weak and hardened twins of real daemons, and hostile fakes
 //!   ([`hostile`], run by the `hostile` program); [`certs`] makes their certificates.
+//! - [`hostile_lab`]: the hostile lab: resets, TLS garbage, hostile certificates ([`hostile_certs`])
+//!   and invalid UTF-8 ([`hostile_text`]).
 //! - [`counters`]: nftables counters that prove no packet reached an out-of-scope host.
 //! - [`agent`]: finding the `wijkagent` binary and running it in an empty network namespace.
 //! - [`collector`]: running `wijkpost serve` on loopback and issuing its tokens; [`brokers`]: a
@@ -35,6 +37,9 @@ pub mod counters;
 pub mod daemons;
 pub mod dashboard;
 pub mod hostile;
+pub mod hostile_certs;
+pub mod hostile_lab;
+pub mod hostile_text;
 pub mod install;
 pub mod lab;
 pub mod mqtt;
@@ -43,7 +48,7 @@ pub mod report;
 pub mod service;
 pub mod services;
 
-pub use addressing::{host, Addressing, LabHost, LabKind, Port, Proto, HOSTILE_PORTS};
+pub use addressing::{host, Addressing, LabHost, LabKind, Port, Proto, GARBAGE_PORTS, HOSTILE_PORTS, UTF8_PORTS};
 pub use counters::PacketCounts;
 pub use lab::{require_root_or_skip, Lab};
 pub use report::Report;

@@ -20,8 +20,9 @@ use crate::probe::Target;
 #[derive(Debug)]
 pub(crate) struct AcceptAny {
     schemes: Vec<SignatureScheme>,
-    /// The last chain presented (DER, leaf first) and how many certificates to keep, when recording.
-    record: Option<(Mutex<Vec<Vec<u8>>>, usize)>,
+    /// The last chain presented (DER, leaf first, at most `max` of it) with how many certificates
+    /// it had, and `max`, when recording.
+    record: Option<(Mutex<(Vec<Vec<u8>>, usize)>, usize)>,
 }
 
 impl AcceptAny {
@@ -32,11 +33,13 @@ impl AcceptAny {
 
     /// Accepts everything and keeps the chain presented, at most `max` certificates of it.
     pub(crate) fn recording(provider: &CryptoProvider, max: usize) -> AcceptAny {
-        AcceptAny { record: Some((Mutex::new(Vec::new()), max)), ..AcceptAny::new(provider) }
+        AcceptAny { record: Some((Mutex::new((Vec::new(), 0)), max)), ..AcceptAny::new(provider) }
     }
 
-    /// The chain recorded so far (empty when none was presented or this verifier does not record).
-    pub(crate) fn chain(&self) -> Vec<Vec<u8>> {
+    /// The chain recorded so far (empty when none was presented or this verifier does not record),
+    /// and how many certificates the server presented (more than were kept when it sent more than
+    /// the maximum).
+    pub(crate) fn chain(&self) -> (Vec<Vec<u8>>, usize) {
         self.record.as_ref().and_then(|(chain, _)| chain.lock().ok().map(|c| c.clone())).unwrap_or_default()
     }
 }
@@ -52,7 +55,8 @@ impl ServerCertVerifier for AcceptAny {
     ) -> Result<ServerCertVerified, rustls::Error> {
         if let Some((chain, max)) = &self.record {
             if let Ok(mut chain) = chain.lock() {
-                *chain = std::iter::once(end_entity).chain(intermediates).take(*max).map(|c| c.to_vec()).collect();
+                let kept = std::iter::once(end_entity).chain(intermediates).take(*max).map(|c| c.to_vec()).collect();
+                *chain = (kept, 1 + intermediates.len());
             }
         }
         Ok(ServerCertVerified::assertion())
@@ -135,7 +139,7 @@ mod tests {
             assert!(v.verify_server_cert(&certs[0], &certs[1..], &name, &[], UnixTime::now()).is_ok());
             assert!(!v.supported_verify_schemes().is_empty());
         }
-        assert!(any.chain().is_empty());
-        assert_eq!(rec.chain(), [vec![1; 3], vec![2; 3], vec![3; 3]]);
+        assert_eq!(any.chain(), (vec![], 0));
+        assert_eq!(rec.chain(), (vec![vec![1; 3], vec![2; 3], vec![3; 3]], 4), "three kept of four presented");
     }
 }
