@@ -195,9 +195,8 @@ pub fn long_chain(dir: &Path, host: &str) -> Result<ServedCert> {
 
 /// See the module documentation.
 pub fn many_extensions(dir: &Path, host: &str) -> Result<ServedCert> {
-    let extensions = (0..MANY_EXTENSIONS as u64)
-        .map(|i| extension(&oid(&[PRIVATE_ARC, &[1, i]].concat()), false, &[]))
-        .collect();
+    let extensions =
+        (0..MANY_EXTENSIONS as u64).map(|i| extension(&oid(&[PRIVATE_ARC, &[1, i]].concat()), false, &[])).collect();
     let issuer_key = key()?;
     let (leaf, k) = leaf(host, cn("wijk-lab extensies"), &issuer_key, extensions)?;
     write(dir, &leaf, &[], &k)

@@ -27,6 +27,9 @@ use crate::services::lab_name;
 /// Programs the hostile lab needs (besides `ip`, `ss`, `nft` and `sysctl`).
 pub const PROGRAMS: &[&str] = &["openssl"];
 
+/// Writes a hostile certificate for a DNS name into a directory (see [`hostile_certs`]).
+type MakeCert = fn(&Path, &str) -> Result<ServedCert>;
+
 /// The TLS port of the certificate hosts.
 const TLS_PORT: Port = Port::tcp(443);
 
@@ -41,7 +44,7 @@ pub(crate) fn plan(lab_dir: &Path, addr: &Addressing, hostile: &Path) -> Result<
         fake(lab_dir, host::TLS_GARBAGE, "hostile tls-garbage", "tls-garbage", GARBAGE_PORTS, hostile)?,
         fake(lab_dir, host::UTF8, "hostile utf8", "utf8", UTF8_PORTS, hostile)?,
     ];
-    let servers: [(&'static str, fn(&Path, &str) -> Result<ServedCert>); 4] = [
+    let servers: [(&'static str, MakeCert); 4] = [
         (host::TLS_CHAIN, hostile_certs::long_chain),
         (host::TLS_EXT_MANY, hostile_certs::many_extensions),
         (host::TLS_EXT_DEEP, hostile_certs::deep_extension),

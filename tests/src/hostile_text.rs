@@ -135,7 +135,9 @@ fn smtp(c: &mut Conn<'_>) -> std::io::Result<()> {
     c.send(&text(&[b"220 mail.gemeente", BAD, b".test ESMTP Postfix ", BAD, b"\r\n"]))?;
     while let Some(line) = c.line()? {
         let reply = match verb(&line).as_str() {
-            "EHLO" | "HELO" => text(&[b"250-mail.gemeente", BAD, b".test hallo ", BAD, b"\r\n250-SIZE 1000\r\n250 8BITMIME\r\n"]),
+            "EHLO" | "HELO" => {
+                text(&[b"250-mail.gemeente", BAD, b".test hallo ", BAD, b"\r\n250-SIZE 1000\r\n250 8BITMIME\r\n"])
+            }
             "QUIT" => {
                 c.send(&text(&[b"221 2.0.0 Tot ziens ", BAD, b"\r\n"]))?;
                 return Ok(());
@@ -154,8 +156,17 @@ fn http(c: &mut Conn<'_>) -> std::io::Result<()> {
             return Ok(());
         }
     }
-    let body = text(&[b"<!doctype html><html><head><title>Gemeente ", BAD, b" loket</title></head><body>", BAD, b"</body></html>\n"]);
-    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let body = text(&[
+        b"<!doctype html><html><head><title>Gemeente ",
+        BAD,
+        b" loket</title></head><body>",
+        BAD,
+        b"</body></html>\n",
+    ]);
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     c.send(&text(&[head.as_bytes(), b"Server: nginx/1.22.", BAD, b" (Gemeente ", BAD, b")\r\n\r\n", &body]))
 }
 

@@ -415,7 +415,9 @@ impl Lab {
             (LabKind::Basic, _) => daemons::plan(&self.dir_path, &self.addr)?,
             (LabKind::Services, Some(hostile)) => services::plan(&self.dir_path, &self.addr, hostile)?,
             (LabKind::Hostile, Some(hostile)) => hostile_lab::plan(&self.dir_path, &self.addr, hostile)?,
-            (LabKind::Services | LabKind::Hostile, None) => bail!("a services or hostile lab needs the hostile program"),
+            (LabKind::Services | LabKind::Hostile, None) => {
+                bail!("a services or hostile lab needs the hostile program")
+            }
         };
         for plan in plans {
             let ns = self.netns(plan.host);

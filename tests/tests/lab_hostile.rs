@@ -59,7 +59,11 @@ const CASES: &[Case] = &[
     Case {
         name: "tls-chain",
         hosts: &[host::TLS_CHAIN],
-        expect: &[(host::TLS_CHAIN, TLS, &["\"chain_length\":100", "chain of 100 certificates; analysed the first 10"])],
+        expect: &[(
+            host::TLS_CHAIN,
+            TLS,
+            &["\"chain_length\":100", "chain of 100 certificates; analysed the first 10"],
+        )],
     },
     Case {
         name: "tls-extensions",
@@ -73,8 +77,24 @@ const CASES: &[Case] = &[
         name: "utf8",
         hosts: &[host::UTF8],
         expect: &[
-            (host::UTF8, UTF8_PORTS, &[REPLACEMENT]),
-            (host::UTF8, TLS, &["\"subject\":\"CN=Gemeente \u{fffd}", "\"issuer\":\"CN=Gemeente \u{fffd}", "loket.gemeente\u{fffd}", "not valid UTF-8"]),
+            (host::UTF8, &[Port::tcp(21)], &["\"banner\":\"(vsFTPd 3.0.\u{fffd}", "\"version\":\"3.0.\u{fffd}"]),
+            (host::UTF8, &[Port::tcp(22)], &["\"banner\":\"SSH-2.0-OpenSSH_9.2\u{fffd}"]),
+            (host::UTF8, &[Port::tcp(23)], &["\"banner\":\"Gemeente \u{fffd}"]),
+            (host::UTF8, &[Port::tcp(25)], &["\"banner\":\"mail.gemeente\u{fffd}"]),
+            (host::UTF8, &[Port::tcp(80)], &["\"server\":\"nginx/1.22.\u{fffd}", "\"title\":\"Gemeente \u{fffd}"]),
+            (host::UTF8, &[Port::tcp(1883)], &["\"sys-version\":\"mosquitto version 2.0.\u{fffd}"]),
+            (host::UTF8, &[Port::tcp(6379)], &["\"version\":\"7.0.\u{fffd}", "\"os\":\"Linux \u{fffd}"]),
+            (
+                host::UTF8,
+                TLS,
+                &[
+                    "\"subject\":\"CN=Gemeente \u{fffd}",
+                    "\"issuer\":\"CN=Gemeente \u{fffd}",
+                    "loket.gemeente\u{fffd}",
+                    "subject not valid UTF-8",
+                    "subjectAltName DNS name not valid UTF-8",
+                ],
+            ),
         ],
     },
 ];
@@ -103,13 +123,39 @@ impl Rows {
     }
 }
 
-/// The service object of `ip`:`port` in `report`, as JSON text.
-fn service_text(report: &Value, ip: IpAddr, port: Port) -> Option<String> {
+/// The service object of `ip`:`port` in `report`.
+fn service(report: &Value, ip: IpAddr, port: Port) -> Option<&Value> {
     let host = report["hosts"].as_array()?.iter().find(|h| h["address"].as_str() == Some(&ip.to_string()))?;
-    let service = host["services"].as_array()?.iter().find(|s| {
+    host["services"].as_array()?.iter().find(|s| {
         s["port"].as_u64() == Some(u64::from(port.number)) && s["protocol"].as_str() == Some(port.proto.as_str())
-    })?;
-    Some(service.to_string())
+    })
+}
+
+/// In a few words, what the report says about a service: its note, its certificate's problems, or
+/// the first detail (or product/version) with a replacement character.
+fn gist(s: &Value) -> String {
+    let mut said: Vec<String> = Vec::new();
+    if let Some(note) = s["note"].as_str() {
+        said.push(format!("note {note:?}"));
+    }
+    if let Some(problems) = s["tls"]["certificate"]["problems"].as_array().filter(|p| !p.is_empty()) {
+        said.push(format!("certificate problems {}", Value::Array(problems.clone())));
+    }
+    if said.is_empty() {
+        let mut texts: Vec<(String, String)> =
+            ["product", "version"].iter().filter_map(|k| Some((k.to_string(), s[*k].as_str()?.to_string()))).collect();
+        if let Some(details) = s["details"].as_object() {
+            texts.extend(details.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))));
+        }
+        if let Some((k, v)) = texts.into_iter().find(|(_, v)| v.contains(REPLACEMENT)) {
+            said.push(format!("{k} {v:?}"));
+        }
+    }
+    let text = said.join("; ");
+    match text.char_indices().nth(160) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
 }
 
 /// Scans the hosts of `case` alone and checks its rows.
@@ -171,11 +217,13 @@ fn run_case(lab: &Lab, case: &Case, rows: &mut Rows) {
         let ip = IpAddr::V4(lab.host(h).ipv4);
         for &port in ports {
             let label = format!("{c} {h} {port} says {says:?}");
-            match service_text(&report, ip, port) {
+            match service(&report, ip, port) {
                 None => rows.check(label, false, "port not reported".into()),
                 Some(s) => {
-                    let missing: Vec<&str> = says.iter().copied().filter(|w| !s.contains(w)).collect();
-                    rows.check(label, missing.is_empty(), format!("missing {missing:?} in {s}"));
+                    let text = s.to_string();
+                    let missing: Vec<&str> = says.iter().copied().filter(|w| !text.contains(w)).collect();
+                    let label = format!("{label}: {}", gist(s));
+                    rows.check(label, missing.is_empty(), format!("missing {missing:?} in {text}"));
                 }
             }
         }
@@ -197,6 +245,20 @@ fn every_hostile_server_gets_a_complete_report_that_says_what_happened() {
     }
     let lab = Lab::up_hostile("wlhost", Path::new(env!("CARGO_BIN_EXE_hostile"))).expect("hostile lab up");
     let mut rows = Rows::default();
+    // Every port of every case host is checked (a port added to the lab cannot go unasserted).
+    for case in CASES {
+        for h in case.hosts {
+            let checked: Vec<Port> =
+                case.expect.iter().filter(|e| e.0 == *h).flat_map(|e| e.1.iter().copied()).collect();
+            let unchecked: Vec<Port> = lab.host(h).open.iter().copied().filter(|p| !checked.contains(p)).collect();
+            rows.check(
+                format!("{} {h}: every open port has a row", case.name),
+                unchecked.is_empty(),
+                format!("{unchecked:?}"),
+            );
+        }
+    }
+    assert_eq!(UTF8_PORTS.len() + 1, lab.host(host::UTF8).open.len(), "the utf8 host: the fake's ports and 443");
     for case in CASES {
         run_case(&lab, case, &mut rows);
     }

@@ -29,7 +29,7 @@ pub(crate) fn value_text(any: &Any<'_>) -> Text {
     match any.tag() {
         Tag::BmpString => {
             let units = data.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
-            let mut valid = data.len() % 2 == 0;
+            let mut valid = data.len().is_multiple_of(2);
             let text = char::decode_utf16(units)
                 .map(|c| {
                     c.unwrap_or_else(|_| {
@@ -41,7 +41,7 @@ pub(crate) fn value_text(any: &Any<'_>) -> Text {
             Text { text, valid }
         }
         Tag::UniversalString => {
-            let mut valid = data.len() % 4 == 0;
+            let mut valid = data.len().is_multiple_of(4);
             let text = data
                 .chunks_exact(4)
                 .map(|c| {

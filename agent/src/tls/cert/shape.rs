@@ -36,12 +36,8 @@ pub(crate) fn problems(cert: &X509Certificate<'_>) -> Vec<String> {
     if count > UNUSUAL_EXTENSIONS {
         out.push(format!("certificate has {count} extensions (more than {UNUSUAL_EXTENSIONS} is unusual)"));
     }
-    let deep: Vec<String> = cert
-        .extensions()
-        .iter()
-        .filter(|e| depth(e.value) == Depth::Deeper)
-        .map(|e| e.oid.to_id_string())
-        .collect();
+    let deep: Vec<String> =
+        cert.extensions().iter().filter(|e| depth(e.value) == Depth::Deeper).map(|e| e.oid.to_id_string()).collect();
     for oid in deep.iter().take(MAX_NAMED) {
         out.push(format!("extension {oid}: ASN.1 nested more than {MAX_NESTING} levels deep (not read further)"));
     }
