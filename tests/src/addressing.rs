@@ -143,6 +143,19 @@ pub mod host {
     pub const ICMP_STORM: &str = "icmp-storm";
     /// Every TCP port redirected (nftables) to one listener: SYN-ACK on every port.
     pub const MIDDLEBOX: &str = "middlebox";
+    // The hostile lab (see `crate::hostile_lab`): one host per way a server misbehaves.
+    /// Resets every connection right after the accept.
+    pub const RESET: &str = "reset";
+    /// Answers a ClientHello with random bytes.
+    pub const TLS_GARBAGE: &str = "tls-garbage";
+    /// A real TLS server presenting a chain of 100 certificates.
+    pub const TLS_CHAIN: &str = "tls-chain";
+    /// A real TLS server whose certificate has thousands of extensions.
+    pub const TLS_EXT_MANY: &str = "tls-ext-many";
+    /// A real TLS server whose certificate has an extension of deeply nested ASN.1.
+    pub const TLS_EXT_DEEP: &str = "tls-ext-deep";
+    /// Invalid UTF-8 in every text: plain-text protocols, and a real TLS server's certificate.
+    pub const UTF8: &str = "utf8";
 }
 
 /// Which plan a lab follows.
@@ -154,6 +167,8 @@ pub enum LabKind {
     Services,
     /// Packet-level hostility: duplicated and late SYN-ACKs, ICMP storms, a middlebox.
     Packets,
+    /// Hostile TCP and TLS servers: resets, TLS garbage, hostile certificates, invalid UTF-8.
+    Hostile,
 }
 
 /// The ports every hostile fake listens on: one per kind of probe that reads first (FTP, SSH,
@@ -166,6 +181,25 @@ pub const HOSTILE_PORTS: &[Port] = &[
     Port::tcp(80),
     Port::tcp(443),
     Port::tcp(445),
+    Port::tcp(1883),
+    Port::tcp(6379),
+];
+
+/// The ports of the `tls-garbage` host: HTTPS and IMAPS (two probes that speak TLS first).
+pub const GARBAGE_PORTS: &[Port] = &[Port::tcp(443), Port::tcp(993)];
+
+/// The plain-text ports of the `utf8` host's fake (FTP, SSH, Telnet, SMTP, HTTP, MQTT, Redis).
+pub const UTF8_PORTS: &[Port] =
+    &[Port::tcp(21), Port::tcp(22), Port::tcp(23), Port::tcp(25), Port::tcp(80), Port::tcp(1883), Port::tcp(6379)];
+
+/// Every port of the `utf8` host: [`UTF8_PORTS`] and a real TLS server on 443.
+const UTF8_HOST_PORTS: &[Port] = &[
+    Port::tcp(21),
+    Port::tcp(22),
+    Port::tcp(23),
+    Port::tcp(25),
+    Port::tcp(80),
+    Port::tcp(443),
     Port::tcp(1883),
     Port::tcp(6379),
 ];
@@ -222,6 +256,18 @@ const PACKET_ROWS: &[Row] = &[
     Row { name: host::SYNACK_LATE, octet: 71, ipv6: false, open: &[] },
     Row { name: host::ICMP_STORM, octet: 72, ipv6: false, open: &[] },
     Row { name: host::MIDDLEBOX, octet: 73, ipv6: false, open: &[Port::tcp(6379)] },
+    Row { name: host::OUTSIDE, octet: 50, ipv6: true, open: &[] },
+];
+
+/// The hosts of the hostile lab, in start order (octets 70 and up, apart from the other plans').
+const HOSTILE_ROWS: &[Row] = &[
+    Row { name: host::SCANNER, octet: 2, ipv6: true, open: &[] },
+    Row { name: host::RESET, octet: 70, ipv6: false, open: HOSTILE_PORTS },
+    Row { name: host::TLS_GARBAGE, octet: 71, ipv6: false, open: GARBAGE_PORTS },
+    Row { name: host::TLS_CHAIN, octet: 72, ipv6: false, open: &[Port::tcp(443)] },
+    Row { name: host::TLS_EXT_MANY, octet: 73, ipv6: false, open: &[Port::tcp(443)] },
+    Row { name: host::TLS_EXT_DEEP, octet: 74, ipv6: false, open: &[Port::tcp(443)] },
+    Row { name: host::UTF8, octet: 75, ipv6: false, open: UTF8_HOST_PORTS },
     Row { name: host::OUTSIDE, octet: 50, ipv6: true, open: &[] },
 ];
 
@@ -282,6 +328,7 @@ impl Addressing {
             LabKind::Basic => ROWS,
             LabKind::Services => SERVICE_ROWS,
             LabKind::Packets => PACKET_ROWS,
+            LabKind::Hostile => HOSTILE_ROWS,
         }
     }
 
@@ -393,7 +440,12 @@ mod tests {
 
     #[test]
     fn dead_and_excluded_addresses_belong_to_nobody() {
-        for a in [Addressing::new(200), Addressing::of(LabKind::Services, 200), Addressing::of(LabKind::Packets, 200)] {
+        for a in [
+            Addressing::new(200),
+            Addressing::of(LabKind::Services, 200),
+            Addressing::of(LabKind::Packets, 200),
+            Addressing::of(LabKind::Hostile, 200),
+        ] {
             check_dead_and_excluded(a);
         }
     }
@@ -423,6 +475,21 @@ mod tests {
             assert!(h.name.len() <= 13, "{} is too long for an interface name", h.name);
             assert_eq!(&h.ipv4.octets()[..3], &[198, 18, 7]);
         }
+    }
+
+    #[test]
+    fn hostile_plan_has_unique_short_names_and_octets_and_every_utf8_port() {
+        let a = Addressing::of(LabKind::Hostile, 9);
+        let hosts = a.hosts();
+        let mut octets: Vec<u8> = hosts.iter().map(|h| h.ipv4.octets()[3]).collect();
+        octets.sort_unstable();
+        octets.dedup();
+        assert_eq!(octets.len(), hosts.len());
+        assert!(hosts.iter().all(|h| h.name.len() <= 13), "interface names are at most 15 bytes");
+        let utf8 = a.host(host::UTF8).open;
+        assert!(UTF8_PORTS.iter().all(|p| utf8.contains(p)) && utf8.contains(&Port::tcp(443)));
+        assert_eq!(utf8.len(), UTF8_PORTS.len() + 1);
+        assert!(a.find(host::TARPIT).is_none());
     }
 
     fn check_dead_and_excluded(a: Addressing) {

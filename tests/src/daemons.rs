@@ -63,6 +63,13 @@ pub(crate) struct Daemon {
     listens: Vec<Listen>,
 }
 
+impl Listen {
+    /// The port.
+    pub(crate) fn port(&self) -> Port {
+        self.port
+    }
+}
+
 pub(crate) fn v4(port: Port) -> Listen {
     Listen { port, v6: false }
 }

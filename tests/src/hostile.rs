@@ -6,9 +6,15 @@
 //!   (`220-wijk-lab drip…`), reads nothing.
 //! - [`Mode::Flood`]: sends up to [`FLOOD_BYTES`] of printable garbage (letters, no line end) as fast
 //!   as the peer takes it, reads nothing.
+//! - [`Mode::Reset`]: accepts, then closes at once with `SO_LINGER` 0, so the peer gets a TCP reset.
+//! - [`Mode::TlsGarbage`]: waits for the client's first bytes (a ClientHello), answers with
+//!   [`GARBAGE_BYTES`] of random bytes (any value, not only letters), then reads until the peer leaves.
+//! - [`Mode::Utf8`]: speaks just enough FTP, SSH, Telnet, SMTP, HTTP, MQTT or Redis (by the port it
+//!   was reached on) to be identified, with invalid UTF-8 in every text it sends
+//!   ([`crate::hostile_text`]).
 //!
 //! Run by the program `hostile` (`tests/src/bin/hostile.rs`) inside a lab host's namespace:
-//! `hostile <tarpit|drip|flood> --ports 21,22,… [--bind 0.0.0.0] [--lifetime-secs N]`.
+//! `hostile <tarpit|drip|flood|reset|tls-garbage|utf8> --ports 21,22,… [--bind 0.0.0.0] [--lifetime-secs N]`.
 //!
 //! Everything is bounded: the server stops accepting and [`Server::run`] returns after its lifetime
 //! (at most [`MAX_LIFETIME`], ten minutes; the program then exits, ending every connection); one
@@ -33,6 +39,8 @@ pub const CONNECTION_LIMIT: Duration = Duration::from_secs(300);
 pub const MAX_CONNECTIONS: usize = 128;
 /// Bytes one flood connection sends at most.
 pub const FLOOD_BYTES: usize = 64 * 1024 * 1024;
+/// Bytes a tls-garbage connection sends in answer to the ClientHello.
+pub const GARBAGE_BYTES: usize = 16 * 1024;
 /// What a drip connection sends, one byte per second, over and over.
 const DRIP_TEXT: &[u8] = b"220-wijk-lab drip ";
 /// How often loops look at their deadline.
@@ -47,15 +55,24 @@ pub enum Mode {
     Drip,
     /// Megabytes of garbage.
     Flood,
+    /// A TCP reset right after the accept.
+    Reset,
+    /// Random bytes in answer to a ClientHello.
+    TlsGarbage,
+    /// Protocol answers with invalid UTF-8 in their text.
+    Utf8,
 }
 
 impl Mode {
-    /// Parses `tarpit`, `drip` or `flood`.
+    /// Parses `tarpit`, `drip`, `flood`, `reset`, `tls-garbage` or `utf8`.
     pub fn parse(s: &str) -> Option<Mode> {
         match s {
             "tarpit" => Some(Mode::Tarpit),
             "drip" => Some(Mode::Drip),
             "flood" => Some(Mode::Flood),
+            "reset" => Some(Mode::Reset),
+            "tls-garbage" => Some(Mode::TlsGarbage),
+            "utf8" => Some(Mode::Utf8),
             _ => None,
         }
     }
@@ -75,7 +92,7 @@ pub struct Config {
 }
 
 /// The usage line.
-pub const USAGE: &str = "usage: hostile <tarpit|drip|flood> --ports P[,P…] [--bind ADDR] [--lifetime-secs N (≤ 600)]";
+pub const USAGE: &str = "usage: hostile <tarpit|drip|flood|reset|tls-garbage|utf8> --ports P[,P…] [--bind ADDR] [--lifetime-secs N (≤ 600)]";
 
 impl Config {
     /// Parses the program's arguments (without the program name).
@@ -182,6 +199,12 @@ fn accept_loop(listener: TcpListener, mode: Mode, end: Instant, active: &Arc<Ato
 /// One connection, until `deadline`, the peer leaves, or (flood) the byte cap.
 fn serve(mut stream: TcpStream, mode: Mode, deadline: Instant) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
+    if mode == Mode::Reset {
+        // Closing with a zero linger time sends a RST instead of a FIN.
+        socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
+        drop(stream);
+        return Ok(());
+    }
     stream.set_read_timeout(Some(TICK))?;
     stream.set_write_timeout(Some(TICK))?;
     match mode {
@@ -205,6 +228,9 @@ fn serve(mut stream: TcpStream, mode: Mode, deadline: Instant) -> std::io::Resul
                 thread::sleep(TICK);
             }
         }
+        Mode::Reset => {}
+        Mode::TlsGarbage => tls_garbage(&mut stream, deadline)?,
+        Mode::Utf8 => crate::hostile_text::serve(&mut stream, deadline)?,
         Mode::Flood => {
             let chunk = garbage(64 * 1024);
             let mut sent = 0;
@@ -221,21 +247,49 @@ fn serve(mut stream: TcpStream, mode: Mode, deadline: Instant) -> std::io::Resul
     Ok(())
 }
 
-fn is_timeout(e: &std::io::Error) -> bool {
+/// Waits for the client's first bytes, answers with [`GARBAGE_BYTES`] random bytes, then reads and
+/// discards until the peer leaves or the deadline passes.
+fn tls_garbage(stream: &mut TcpStream, deadline: Instant) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    let mut answered = false;
+    while Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) if !answered => {
+                stream.write_all(&random_bytes(GARBAGE_BYTES))?;
+                answered = true;
+            }
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn is_timeout(e: &std::io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted)
+}
+
+/// A xorshift stream (the same every time, so a failure can be replayed).
+fn xorshift() -> impl Iterator<Item = u32> {
+    let mut x: u32 = 0x9e37_79b9;
+    std::iter::repeat_with(move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    })
 }
 
 /// `n` printable letters from a xorshift stream: no line end, no protocol a parser could follow.
 fn garbage(n: usize) -> Vec<u8> {
-    let mut x: u32 = 0x9e37_79b9;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            b'A' + (x % 26) as u8
-        })
-        .collect()
+    xorshift().take(n).map(|x| b'A' + (x % 26) as u8).collect()
+}
+
+/// `n` bytes of any value from a xorshift stream.
+fn random_bytes(n: usize) -> Vec<u8> {
+    xorshift().take(n).map(|x| (x >> 11) as u8).collect()
 }
 
 #[cfg(test)]
@@ -300,6 +354,38 @@ mod tests {
         let got = read_for(addr, Duration::from_secs(5), 4 * 1024 * 1024);
         assert!(got.len() >= 4 * 1024 * 1024, "only {} bytes", got.len());
         assert!(got.iter().all(u8::is_ascii_uppercase));
+    }
+
+    #[test]
+    fn reset_resets_every_connection() {
+        let addr = start(Mode::Reset, 10);
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        let mut buf = [0u8; 16];
+        let err = s.read(&mut buf).expect_err("a reset, not data or a clean close");
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+    }
+
+    #[test]
+    fn tls_garbage_answers_a_hello_with_random_bytes_once() {
+        let addr = start(Mode::TlsGarbage, 10);
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
+        s.write_all(b"\x16\x03\x01\x00\x05hello").expect("hello");
+        s.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(3) {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if is_timeout(&e) && got.len() >= GARBAGE_BYTES => break,
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        assert_eq!(got.len(), GARBAGE_BYTES);
+        assert!(got.iter().any(|b| !b.is_ascii()), "bytes of any value, not only text");
     }
 
     #[test]

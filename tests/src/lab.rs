@@ -4,6 +4,8 @@
 //! [`Lab::up_services`] the services lab (weak and hardened twins and hostile fakes, see
 //! [`crate::services`]), a separate plan so that the basic lab's tests stay as fast as they were;
 //! [`Lab::up_packets`] the packets lab (packet-level hostility, see [`crate::packets`]).
+//! [`Lab::up_hostile`] the hostile lab (resets, TLS garbage, hostile certificates, invalid UTF-8, see
+//! [`crate::hostile_lab`]).
 //! Each is a set of network namespaces named `<prefix>-<pid>-<n>-<role>`:
 //!
 //! - `…-br` holds a Linux bridge `br0` (no addresses, IPv6 off, STP off, multicast flooded);
@@ -41,7 +43,7 @@ use crate::addressing::{host, Addressing, LabHost, LabKind, Port};
 use crate::counters::{self, PacketCounts};
 use crate::daemons::{self, Daemon};
 use crate::process::{find_program, is_root, pid_alive, program, run_checked, signal_group, signal_pid, skip};
-use crate::{packets, services};
+use crate::{hostile_lab, packets, services};
 
 /// Programs a lab needs, besides the daemons in [`daemons::PROGRAMS`].
 const NET_PROGRAMS: &[&str] = &["ip", "nft", "ss", "sysctl"];
@@ -66,6 +68,7 @@ pub fn programs_of(kind: LabKind) -> Vec<&'static str> {
         LabKind::Basic => daemons::PROGRAMS,
         LabKind::Services => services::PROGRAMS,
         LabKind::Packets => packets::PROGRAMS,
+        LabKind::Hostile => hostile_lab::PROGRAMS,
     };
     NET_PROGRAMS.iter().chain(daemons).copied().collect()
 }
@@ -132,6 +135,12 @@ impl Lab {
     /// [`programs_of`]`(LabKind::Packets)`; see [`require_lab_or_skip`].
     pub fn up_packets(name_prefix: &str, rawfake: &Path) -> Result<Lab> {
         Lab::build(name_prefix, LabKind::Packets, Some(rawfake))
+    }
+
+    /// Builds a hostile lab (see [`crate::hostile_lab`]) like [`Lab::up`]. `hostile` is this crate's
+    /// `hostile` program. Needs root and [`programs_of`]`(LabKind::Hostile)`.
+    pub fn up_hostile(name_prefix: &str, hostile: &Path) -> Result<Lab> {
+        Lab::build(name_prefix, LabKind::Hostile, Some(hostile))
     }
 
     fn build(name_prefix: &str, kind: LabKind, hostile: Option<&Path>) -> Result<Lab> {
@@ -417,9 +426,12 @@ impl Lab {
         let plans = match (self.addr.kind(), hostile) {
             (LabKind::Basic, _) => daemons::plan(&self.dir_path, &self.addr)?,
             (LabKind::Services, Some(hostile)) => services::plan(&self.dir_path, &self.addr, hostile)?,
-            (LabKind::Services, None) => bail!("a services lab needs the hostile program"),
             (LabKind::Packets, Some(rawfake)) => packets::plan(&self.dir_path, &self.addr, rawfake)?,
             (LabKind::Packets, None) => bail!("a packets lab needs the rawfake program"),
+            (LabKind::Hostile, Some(hostile)) => hostile_lab::plan(&self.dir_path, &self.addr, hostile)?,
+            (LabKind::Services | LabKind::Hostile, None) => {
+                bail!("a services or hostile lab needs the hostile program")
+            }
         };
         for plan in plans {
             let ns = self.netns(plan.host);

@@ -8,6 +8,8 @@
 //!   ([`hostile`], run by the `hostile` program); [`certs`] makes their certificates.
 //! - [`packets`]: the packets lab: duplicated and late SYN-ACKs and ICMP storms from [`rawfake`]
 //!   (run by the `rawfake` program), and a middlebox that answers on every port (nftables).
+//! - [`hostile_lab`]: the hostile lab: resets, TLS garbage, hostile certificates ([`hostile_certs`])
+//!   and invalid UTF-8 ([`hostile_text`]).
 //! - [`counters`]: nftables counters that prove no packet reached an out-of-scope host.
 //! - [`agent`]: finding the `wijkagent` binary and running it in an empty network namespace.
 //! - [`collector`]: running `wijkpost serve` on loopback and issuing its tokens; [`brokers`]: a
@@ -38,6 +40,9 @@ pub mod counters;
 pub mod daemons;
 pub mod dashboard;
 pub mod hostile;
+pub mod hostile_certs;
+pub mod hostile_lab;
+pub mod hostile_text;
 pub mod install;
 pub mod lab;
 pub mod mqtt;
@@ -51,7 +56,7 @@ pub mod services;
 pub mod sockets;
 pub mod tmpfs;
 
-pub use addressing::{host, Addressing, LabHost, LabKind, Port, Proto, HOSTILE_PORTS};
+pub use addressing::{host, Addressing, LabHost, LabKind, Port, Proto, GARBAGE_PORTS, HOSTILE_PORTS, UTF8_PORTS};
 pub use counters::PacketCounts;
 pub use lab::{require_root_or_skip, Lab};
 pub use report::Report;

@@ -57,7 +57,7 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
         info.observe_said("ftp-cleartext", evidence);
     }
     if auth_tls != Some(false) {
-        info.tls = tls::analyse(target, StartTls::Ftp, limits).await;
+        tls::analyse_into(&mut info, target, StartTls::Ftp, limits).await;
     }
     info
 }

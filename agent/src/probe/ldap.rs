@@ -82,9 +82,9 @@ pub async fn identify(target: &Target, limits: &Limits, tls: bool) -> ServiceInf
     let left = limits.deadline.saturating_sub(started.elapsed()).max(limits.deadline / 2);
     let tls_limits = Limits { deadline: left, ..*limits };
     if tls && !refused {
-        info.tls = tls::analyse(target, StartTls::Implicit, &tls_limits).await;
+        tls::analyse_into(&mut info, target, StartTls::Implicit, &tls_limits).await;
     } else if starttls {
-        info.tls = tls::analyse(target, StartTls::Ldap, &tls_limits).await;
+        tls::analyse_into(&mut info, target, StartTls::Ldap, &tls_limits).await;
     }
     info
 }

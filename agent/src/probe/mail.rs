@@ -98,7 +98,7 @@ pub async fn identify(target: &Target, limits: &Limits, kind: MailKind) -> Servi
                 info.observe_said("cleartext-mail-login", evidence);
             }
             if seen.starttls {
-                info.tls = tls::analyse(target, kind.starttls(), limits).await;
+                tls::analyse_into(&mut info, target, kind.starttls(), limits).await;
             }
         }
         Ok(_) => {}
@@ -106,7 +106,7 @@ pub async fn identify(target: &Target, limits: &Limits, kind: MailKind) -> Servi
     }
     // Implicit TLS is analysed even when our own handshake failed (legacy-only servers).
     if implicit {
-        info.tls = tls::analyse(target, StartTls::Implicit, limits).await;
+        tls::analyse_into(&mut info, target, StartTls::Implicit, limits).await;
     }
     info
 }

@@ -53,7 +53,7 @@ pub async fn identify(target: &Target, limits: &Limits, tls: bool) -> ServiceInf
         Err(e) => info.note = Some(e.note()),
     }
     if tls {
-        info.tls = tls::analyse(target, StartTls::Implicit, limits).await;
+        tls::analyse_into(&mut info, target, StartTls::Implicit, limits).await;
     }
     info
 }

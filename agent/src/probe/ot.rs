@@ -55,7 +55,7 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
             if let Err(e) = hello.await {
                 info.note = Some(e.note());
             }
-            info.tls = tls::analyse(target, StartTls::Implicit, limits).await;
+            tls::analyse_into(&mut info, target, StartTls::Implicit, limits).await;
         }
         _ => info.note = Some(NO_REQUEST.into()),
     }

@@ -109,7 +109,7 @@ pub async fn identify(target: &Target, limits: &Limits) -> ServiceInfo {
     };
     if ssl {
         let left = limits.deadline.saturating_sub(started.elapsed()).max(limits.deadline / 2);
-        info.tls = tls::analyse(target, StartTls::Postgres, &Limits { deadline: left, ..*limits }).await;
+        tls::analyse_into(&mut info, target, StartTls::Postgres, &Limits { deadline: left, ..*limits }).await;
     }
     info
 }

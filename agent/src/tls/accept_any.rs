@@ -20,8 +20,17 @@ use crate::probe::Target;
 #[derive(Debug)]
 pub(crate) struct AcceptAny {
     schemes: Vec<SignatureScheme>,
-    /// The last chain presented (DER, leaf first) and how many certificates to keep, when recording.
-    record: Option<(Mutex<Vec<Vec<u8>>>, usize)>,
+    /// The last chain presented and how many certificates to keep of it, when recording.
+    record: Option<(Mutex<Kept>, usize)>,
+}
+
+/// What a recording verifier keeps of the last chain presented.
+#[derive(Debug, Clone, Default)]
+struct Kept {
+    /// DER, leaf first, at most the maximum.
+    chain: Vec<Vec<u8>>,
+    /// How many certificates the server presented.
+    presented: usize,
 }
 
 impl AcceptAny {
@@ -32,12 +41,15 @@ impl AcceptAny {
 
     /// Accepts everything and keeps the chain presented, at most `max` certificates of it.
     pub(crate) fn recording(provider: &CryptoProvider, max: usize) -> AcceptAny {
-        AcceptAny { record: Some((Mutex::new(Vec::new()), max)), ..AcceptAny::new(provider) }
+        AcceptAny { record: Some((Mutex::new(Kept::default()), max)), ..AcceptAny::new(provider) }
     }
 
-    /// The chain recorded so far (empty when none was presented or this verifier does not record).
-    pub(crate) fn chain(&self) -> Vec<Vec<u8>> {
-        self.record.as_ref().and_then(|(chain, _)| chain.lock().ok().map(|c| c.clone())).unwrap_or_default()
+    /// The chain recorded so far (empty when none was presented or this verifier does not record),
+    /// and how many certificates the server presented (more than were kept when it sent more than
+    /// the maximum).
+    pub(crate) fn chain(&self) -> (Vec<Vec<u8>>, usize) {
+        let kept = self.record.as_ref().and_then(|(kept, _)| kept.lock().ok().map(|k| k.clone())).unwrap_or_default();
+        (kept.chain, kept.presented)
     }
 }
 
@@ -50,9 +62,10 @@ impl ServerCertVerifier for AcceptAny {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Some((chain, max)) = &self.record {
-            if let Ok(mut chain) = chain.lock() {
-                *chain = std::iter::once(end_entity).chain(intermediates).take(*max).map(|c| c.to_vec()).collect();
+        if let Some((kept, max)) = &self.record {
+            if let Ok(mut kept) = kept.lock() {
+                let chain = std::iter::once(end_entity).chain(intermediates).take(*max).map(|c| c.to_vec()).collect();
+                *kept = Kept { chain, presented: 1 + intermediates.len() };
             }
         }
         Ok(ServerCertVerified::assertion())
@@ -135,7 +148,7 @@ mod tests {
             assert!(v.verify_server_cert(&certs[0], &certs[1..], &name, &[], UnixTime::now()).is_ok());
             assert!(!v.supported_verify_schemes().is_empty());
         }
-        assert!(any.chain().is_empty());
-        assert_eq!(rec.chain(), [vec![1; 3], vec![2; 3], vec![3; 3]]);
+        assert_eq!(any.chain(), (vec![], 0));
+        assert_eq!(rec.chain(), (vec![vec![1; 3], vec![2; 3], vec![3; 3]], 4), "three kept of four presented");
     }
 }

@@ -20,6 +20,12 @@
 //!   (one leftmost `*` label allowed) and IP addresses, as browsers and webpki do; the common name
 //!   alone does not count.
 //!
+//! Names are read by [`names`], value by value, so that a subject, issuer or DNS name that is not
+//! valid UTF-8 is still shown (with U+FFFD) and reported as a problem instead of vanishing. The
+//! shape of the leaf is checked by [`shape`] (thousands of extensions, an extension nested
+//! thousands deep). The server's chain is analysed as far as it was kept (the first ten); how
+//! many certificates it had is reported ([`CertReport::count_presented`]).
+//!
 //! Duplicate extensions (RFC 5280 forbids them) are reported as problems; subjectAltName is read
 //! with x509-parser's `subject_alternative_name`, which refuses duplicates, never with
 //! `find_extension`, which silently takes the first (x509-parser #113): two SAN extensions leave
@@ -43,6 +49,9 @@ use x509_parser::public_key::PublicKey;
 use crate::i18n::Said;
 use crate::probe::io::sanitize;
 use crate::probe::Observation;
+
+mod names;
+mod shape;
 
 /// A certificate that ends within this many days is "expiring".
 pub const EXPIRING_DAYS: i64 = 30;
@@ -80,13 +89,34 @@ pub struct CertReport {
     pub trust_error: Option<String>,
     /// Certificates the server presented, leaf included.
     pub chain_length: usize,
+    /// Certificates of the chain analysed: the first ones, at most ten.
+    #[serde(default)]
+    pub chain_analysed: usize,
+    /// Extensions of the leaf.
+    #[serde(default)]
+    pub extensions: usize,
     /// SHA-256 of the leaf's DER (hex).
     pub sha256: String,
     /// Whether the certificate names the host, when a host name was known.
     pub name_matches: Option<bool>,
     /// Anything else wrong with the certificates (duplicate extensions, unreadable chain
-    /// certificates).
+    /// certificates, names that are not valid UTF-8, a chain longer than was analysed, unusually
+    /// many extensions, deeply nested ones).
     pub problems: Vec<String>,
+}
+
+impl CertReport {
+    /// Records that the server presented `presented` certificates (the analysis saw
+    /// `chain_analysed` of them); a longer chain than was analysed is a problem worth reporting.
+    pub(crate) fn count_presented(&mut self, presented: usize) {
+        self.chain_length = presented.max(self.chain_analysed);
+        if self.chain_length > self.chain_analysed {
+            self.problems.push(format!(
+                "chain of {} certificates; analysed the first {}",
+                self.chain_length, self.chain_analysed
+            ));
+        }
+    }
 }
 
 /// A report and the observations for the report's `observations`.
@@ -144,11 +174,23 @@ pub(crate) fn analyse(
     }
 
     // Names.
-    let common_name = leaf.subject().iter_common_name().next().and_then(|a| a.as_str().ok()).map(|s| sanitize(s, 200));
+    let subject = names::name_text(leaf.subject());
+    let issuer = names::name_text(leaf.issuer());
+    let common_name = names::common_name(leaf.subject()).map(|t| sanitize(&t.text, 200));
+    for (what, text) in [("subject", &subject), ("issuer", &issuer)] {
+        if !text.valid {
+            problems.push(format!("{what} not valid UTF-8 (shown with U+FFFD)"));
+        }
+    }
     let sans = alt_names(&leaf);
+    if let Ok((_, false)) = &sans {
+        problems.push("subjectAltName DNS name not valid UTF-8 (shown with U+FFFD)".into());
+    }
+    let sans = sans.map(|(names, _)| names);
     if leaf.extensions_map().is_err() {
         problems.push("duplicate extensions".into());
     }
+    problems.extend(shape::problems(&leaf));
     let name_matches = hostname.map(|h| match &sans {
         Ok(names) => names.iter().any(|n| name_match(h, n)),
         Err(_) => false,
@@ -235,10 +277,10 @@ pub(crate) fn analyse(
     }
 
     let report = CertReport {
-        subject: sanitize(&leaf.subject().to_string(), 200),
+        subject: sanitize(&subject.text, 200),
         common_name,
         alt_names: sans.unwrap_or_default().into_iter().take(50).collect(),
-        issuer: sanitize(&leaf.issuer().to_string(), 200),
+        issuer: sanitize(&issuer.text, 200),
         serial: leaf.tbs_certificate.raw_serial_as_string(),
         not_before,
         not_after,
@@ -250,6 +292,8 @@ pub(crate) fn analyse(
         trusted: trust.is_ok(),
         trust_error: trust.err().map(|why| why.en),
         chain_length: chain.len(),
+        chain_analysed: chain.len(),
+        extensions: leaf.extensions().len(),
         sha256: hex::encode(Sha256::digest(der)),
         name_matches,
         problems,
@@ -274,20 +318,28 @@ fn list(names: &[String], max: usize) -> Said {
     }
 }
 
-/// DNS names and IP addresses of the subjectAltName; `Err` when it cannot be trusted.
-fn alt_names(cert: &X509Certificate<'_>) -> Result<Vec<String>, Said> {
+/// DNS names (lossily, see [`names`]) and IP addresses of the subjectAltName, and whether every
+/// DNS name was valid text; `Err` when it cannot be trusted.
+fn alt_names(cert: &X509Certificate<'_>) -> Result<(Vec<String>, bool), Said> {
     match cert.subject_alternative_name() {
-        Ok(Some(san)) => Ok(san
-            .value
-            .general_names
-            .iter()
-            .filter_map(|n| match n {
-                GeneralName::DNSName(d) => Some(sanitize(d, 255)),
-                GeneralName::IPAddress(b) => ip(b).map(|a| a.to_string()),
-                _ => None,
-            })
-            .collect()),
-        Ok(None) => Ok(Vec::new()),
+        Ok(Some(san)) => {
+            let mut valid = true;
+            let names = san
+                .value
+                .general_names
+                .iter()
+                .filter_map(|n| match (n, names::dns_name(n)) {
+                    (_, Some(dns)) => {
+                        valid &= dns.valid;
+                        Some(sanitize(&dns.text, 255))
+                    }
+                    (GeneralName::IPAddress(b), None) => ip(b).map(|a| a.to_string()),
+                    _ => None,
+                })
+                .collect();
+            Ok((names, valid))
+        }
+        Ok(None) => Ok((Vec::new(), true)),
         Err(X509Error::DuplicateExtensions) => {
             Err(Said::new("dubbele subjectAltName-extensies", "duplicate subjectAltName extensions"))
         }
@@ -522,5 +574,7 @@ fn is_weak_signature(name: &str) -> bool {
     ["md2", "md4", "md5", "sha1"].iter().any(|w| n.starts_with(w) || n.contains(&format!("-{w}")))
 }
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod tests;

@@ -21,8 +21,8 @@ use super::accept_any::{self, AcceptAny};
 use super::versions::Version;
 use super::{ciphers, Budget, StartTls};
 
-/// Most certificates kept from a chain.
-const MAX_CHAIN: usize = 10;
+/// Most certificates kept from a chain (the same as a hand-built hello keeps).
+pub(crate) const MAX_CHAIN: usize = super::server_hello::MAX_CERTS;
 
 /// What the rustls handshake showed.
 #[derive(Debug, Default)]
@@ -31,8 +31,11 @@ pub(crate) struct Modern {
     pub version: Option<Version>,
     /// Suite negotiated (IANA name).
     pub suite: Option<String>,
-    /// The chain the server presented (DER, leaf first), even if the handshake failed later.
+    /// The chain the server presented (DER, leaf first, at most [`MAX_CHAIN`] certificates), even
+    /// if the handshake failed later.
     pub chain: Vec<Vec<u8>>,
+    /// How many certificates the server presented (may be more than `chain` holds).
+    pub presented: usize,
     /// Why the handshake failed, if it did.
     pub failure: Option<String>,
     /// The server answered in TLS (a ServerHello or an alert), even if the handshake failed.
@@ -58,7 +61,8 @@ pub(crate) async fn modern(budget: &mut Budget, target: &Target, starttls: Start
     }
     budget.spend(session.bytes_read());
 
-    let mut out = Modern { chain: recorder.chain(), ..Modern::default() };
+    let (chain, presented) = recorder.chain();
+    let mut out = Modern { chain, presented, ..Modern::default() };
     match result {
         Ok(()) => {
             out.version = match conn.protocol_version() {

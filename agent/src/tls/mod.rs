@@ -15,6 +15,10 @@
 //!    each time without what it picked before, up to five ([`ciphers`]);
 //! 4. the chain is analysed with x509-parser and checked against the Mozilla roots ([`cert`]).
 //!
+//! When the server answers, but never in TLS (garbage, another protocol), there is no analysis;
+//! [`analyse_into`] then says so in the probe's note. The chain is kept to its first ten
+//! certificates ([`server_hello::MAX_CERTS`]); how many the server sent is counted and reported.
+//!
 //! At most 1 + 4 + 5 connections, usually 5 or 6. Limits: [`Limits::deadline`] bounds the whole
 //! analysis and each connection gets at most a quarter of it (at least a second), so one silent
 //! server cannot eat it all; [`Limits::max_bytes`] bounds the bytes read over all connections
@@ -45,7 +49,7 @@ use tokio::time::Instant;
 
 use crate::i18n::{Lang, Said};
 use crate::probe::io::{sanitize, ProbeError, Session};
-use crate::probe::{Limits, Observation, Target};
+use crate::probe::{Limits, Observation, ServiceInfo, Target};
 
 pub(crate) use accept_any::{client_config_accepting_any, server_name};
 pub use cert::{CertReport, EXPIRING_DAYS};
@@ -162,8 +166,35 @@ impl Budget {
 /// `None` when the handshake cannot be reached (connection refused, STARTTLS refused or not
 /// understood) or the server never answered in TLS (no ServerHello, no alert, no certificate).
 pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Option<TlsReport> {
+    analyse_or_why(target, starttls, limits).await.ok()
+}
+
+/// [`analyse`] for a probe: the analysis goes into `info.tls`; when there is none because the
+/// server answered with something that is not TLS, `info.note` says so
+/// (`TLS: not a TLS answer (…)`, after any note already there).
+pub async fn analyse_into(info: &mut ServiceInfo, target: &Target, starttls: StartTls, limits: &Limits) {
+    match analyse_or_why(target, starttls, limits).await {
+        Ok(report) => info.tls = Some(report),
+        Err(why) => {
+            info.tls = None;
+            if let Some(why) = why {
+                let said = format!("TLS: not a TLS answer ({why})");
+                info.note = Some(match info.note.take() {
+                    Some(before) => format!("{before}; {said}"),
+                    None => said,
+                });
+            }
+        }
+    }
+}
+
+/// The analysis, or why there is none: `Err(Some(what))` when the server answered, but not in
+/// TLS; `Err(None)` when the handshake was not reached or nothing answered.
+async fn analyse_or_why(target: &Target, starttls: StartTls, limits: &Limits) -> Result<TlsReport, Option<String>> {
     let mut budget = Budget::new(target, limits);
     let mut notes: Vec<String> = Vec::new();
+    // The first answer that was not TLS, for when nothing else was.
+    let mut not_tls: Option<String> = None;
     // Accepted versions, each with the evidence for its observation.
     let mut accepted: BTreeMap<Version, Said> = BTreeMap::new();
     let mut weak: Vec<u16> = Vec::new();
@@ -173,11 +204,12 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
         Ok(m) => m,
         Err(e) => {
             tracing::debug!(addr = %target.addr, error = %e, "TLS handshake not reached");
-            return None;
+            return Err(None);
         }
     };
     let mut tls_seen = modern.tls_seen;
     let mut chain = modern.chain;
+    let mut presented = modern.presented;
     if let Some(v) = modern.version {
         let suite = modern.suite.as_deref().unwrap_or("?");
         accepted.insert(
@@ -196,7 +228,7 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
             continue;
         }
         match versions::hello_probe(&mut budget, target, starttls, v, &offer, chain.is_empty()).await {
-            Ok(HelloOutcome::Accepted { version, suite, chain: presented }) => {
+            Ok(HelloOutcome::Accepted { version, suite, chain: sent, presented: count }) => {
                 tls_seen = true;
                 match Version::from_wire(version) {
                     Some(got) if got <= v => {
@@ -210,7 +242,8 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
                             weak.push(suite);
                         }
                         if chain.is_empty() {
-                            chain = presented;
+                            chain = sent;
+                            presented = count;
                         }
                     }
                     _ => notes.push(format!("{} hello answered with version 0x{version:04X}", v.name())),
@@ -223,7 +256,11 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
                 }
             }
             Ok(HelloOutcome::Refused(_)) => {}
-            Ok(HelloOutcome::Odd(what)) => notes.push(format!("{} hello: {what}", v.name())),
+            Ok(HelloOutcome::Odd(what)) => {
+                let said = format!("{} hello: {what}", v.name());
+                not_tls.get_or_insert_with(|| said.clone());
+                notes.push(said);
+            }
             Err(e) => {
                 notes.push(format!("{} hello: {}", v.name(), e.note()));
                 break;
@@ -239,7 +276,7 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
     }
 
     if !tls_seen && chain.is_empty() {
-        return None;
+        return Err(not_tls.map(|n| sanitize(&n, 120)));
     }
 
     // 4. Observations: versions, suites, certificate.
@@ -266,7 +303,8 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
         None
     } else {
         match cert::analyse(&chain, target.hostname.as_deref(), &cert::MOZILLA_ROOTS, chrono::Utc::now()) {
-            Ok(a) => {
+            Ok(mut a) => {
+                a.report.count_presented(presented);
                 observations.extend(a.observations);
                 Some(a.report)
             }
@@ -277,7 +315,7 @@ pub async fn analyse(target: &Target, starttls: StartTls, limits: &Limits) -> Op
         }
     };
 
-    Some(TlsReport {
+    Ok(TlsReport {
         versions: accepted.keys().map(|v| v.name().to_string()).collect(),
         weak_ciphers,
         observations,

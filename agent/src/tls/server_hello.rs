@@ -34,8 +34,8 @@ use thiserror::Error;
 pub(crate) const MAX_RECORD: usize = 16384 + 2048;
 /// Most handshake bytes kept from one flight (ServerHello + Certificate chain).
 pub(crate) const MAX_HANDSHAKE: usize = 64 * 1024;
-/// Most certificates kept from one Certificate message.
-const MAX_CERTS: usize = 10;
+/// Most certificates kept from one Certificate message (the rest are only counted).
+pub(crate) const MAX_CERTS: usize = 10;
 
 /// Content types of the record layer.
 const CT_CHANGE_CIPHER_SPEC: u8 = 20;
@@ -162,8 +162,10 @@ pub(crate) struct Flight {
     taken: usize,
     /// The ServerHello, once seen.
     pub hello: Option<ServerHello>,
-    /// The certificate chain (DER, leaf first), once seen.
+    /// The certificate chain (DER, leaf first, at most [`MAX_CERTS`]), once seen.
     pub certificates: Option<Vec<Vec<u8>>>,
+    /// How many certificates the Certificate message held (may be more than were kept).
+    pub presented: usize,
     /// ServerHelloDone (or anything after the certificate position) seen: no chain will come.
     pub done: bool,
     /// An alert, if the server sent one.
@@ -232,7 +234,9 @@ impl Flight {
                 Ok(())
             }
             (HS_CERTIFICATE, true) if self.certificates.is_none() => {
-                self.certificates = Some(parse_certificates(body)?);
+                let (certificates, presented) = parse_certificates(body)?;
+                self.certificates = Some(certificates);
+                self.presented = presented;
                 Ok(())
             }
             (HS_SERVER_HELLO_DONE, true) => {
@@ -305,20 +309,23 @@ pub(crate) fn parse_server_hello(body: &[u8]) -> Result<ServerHello, ParseError>
     Ok(ServerHello { version, suite })
 }
 
-/// Parses a (TLS ≤ 1.2) Certificate body into DER certificates, leaf first.
-pub(crate) fn parse_certificates(body: &[u8]) -> Result<Vec<Vec<u8>>, ParseError> {
+/// Parses a (TLS ≤ 1.2) Certificate body into DER certificates, leaf first, at most [`MAX_CERTS`]
+/// of them, and how many the message held.
+pub(crate) fn parse_certificates(body: &[u8]) -> Result<(Vec<Vec<u8>>, usize), ParseError> {
     let mut r = Reader { rest: body, what: "Certificate" };
     let len = r.u24()?;
     let mut list = Reader { rest: r.take(len)?, what: "Certificate list" };
     let mut certs = Vec::new();
+    let mut presented = 0;
     while !list.rest.is_empty() {
         let len = list.u24()?;
         let der = list.take(len)?;
+        presented += 1;
         if certs.len() < MAX_CERTS {
             certs.push(der.to_vec());
         }
     }
-    Ok(certs)
+    Ok((certs, presented))
 }
 
 /// Parses a whole byte string of records (as a test or fuzzer would hand it over).
@@ -374,7 +381,23 @@ pub(crate) mod tests {
         rec.extend_from_slice(&hs);
         let f = parse_flight(&rec, true).expect("parses");
         assert_eq!(f.certificates, Some(vec![vec![0x30, 0x03, 0x02, 0x01, 0x01]]));
+        assert_eq!(f.presented, 1);
         assert!(f.done);
+    }
+
+    #[test]
+    fn a_long_chain_is_counted_but_only_the_first_certificates_are_kept() {
+        // 100 "certificates" of 5 bytes each: u24 length 5, then 30 03 02 01 <i>.
+        let mut list = Vec::new();
+        for i in 0..100u8 {
+            list.extend_from_slice(&[0x00, 0x00, 0x05, 0x30, 0x03, 0x02, 0x01, i]);
+        }
+        let mut body = (list.len() as u32).to_be_bytes()[1..].to_vec();
+        body.extend_from_slice(&list);
+        let (kept, presented) = parse_certificates(&body).expect("parses");
+        assert_eq!(presented, 100);
+        assert_eq!(kept.len(), MAX_CERTS);
+        assert_eq!(kept[9], [0x30, 0x03, 0x02, 0x01, 9]);
     }
 
     #[test]

@@ -206,6 +206,41 @@ async fn not_tls_refused_or_silent_gives_none_within_the_limits() {
     drop(silent);
 }
 
+#[tokio::test]
+async fn an_answer_that_is_not_tls_is_noted_by_analyse_into_and_silence_is_not() {
+    // Random bytes (any value) in answer to every hello: the tls-garbage case of the hostile lab.
+    let mut x: u32 = 0x1234_5678;
+    let garbage: Vec<u8> = std::iter::repeat_with(|| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        (x >> 11) as u8
+    })
+    .take(4096)
+    .collect();
+    let server = fake::answering(move |_| Some(garbage.clone())).await;
+    let mut info = ServiceInfo { note: Some("timeout".into()), ..ServiceInfo::default() };
+    analyse_into(&mut info, &target(&server, None), StartTls::Implicit, &limits()).await;
+    assert_eq!(info.tls, None);
+    let note = info.note.expect("a note");
+    assert!(note.starts_with("timeout; TLS: not a TLS answer ("), "{note}");
+    drop(server);
+
+    let silent = fake::silent().await;
+    let mut info = ServiceInfo::default();
+    analyse_into(&mut info, &target(&silent, None), StartTls::Implicit, &fake::limits(2000, 4096)).await;
+    assert_eq!((info.tls, info.note), (None, None), "no answer is not a wrong answer");
+}
+
+#[tokio::test]
+async fn a_tls_server_fills_tls_through_analyse_into() {
+    let server = rustls_server(Preamble::None).await;
+    let mut info = ServiceInfo::default();
+    analyse_into(&mut info, &target(&server, None), StartTls::Implicit, &limits()).await;
+    assert!(info.tls.is_some_and(|t| t.certificate.is_some_and(|c| c.chain_length == 1 && c.chain_analysed == 1)));
+    assert_eq!(info.note, None);
+}
+
 #[test]
 fn the_report_json_has_the_evidence_in_one_language() {
     let report = TlsReport {

@@ -78,8 +78,10 @@ pub(crate) enum HelloOutcome {
         version: u16,
         /// Suite chosen.
         suite: u16,
-        /// Certificate chain (DER, leaf first) when asked for and sent.
+        /// Certificate chain (DER, leaf first, at most the first ten) when asked for and sent.
         chain: Vec<Vec<u8>>,
+        /// How many certificates the server sent (0 when no chain was read).
+        presented: usize,
     },
     /// An alert: the hello was not accepted.
     Alert {
@@ -137,6 +139,7 @@ where
             version: h.version,
             suite: h.suite,
             chain: flight.certificates.unwrap_or_default(),
+            presented: flight.presented,
         },
         (None, Some(alert), _) => HelloOutcome::Alert { name: alert.name(), usual: alert.is_refusal() },
         (None, None, Some(Stop::Io(ProbeError::Timeout))) => HelloOutcome::Refused("no answer".into()),
@@ -189,7 +192,7 @@ mod tests {
         let mut reply = super::super::server_hello::tests::tls10_3des_hello();
         reply.extend_from_slice(b"trailing bytes that must stay unread");
         let (out, read) = against(reply, false).await;
-        assert_eq!(out, HelloOutcome::Accepted { version: 0x0301, suite: 0x000a, chain: vec![] });
+        assert_eq!(out, HelloOutcome::Accepted { version: 0x0301, suite: 0x000a, chain: vec![], presented: 0 });
         assert_eq!(read, 47, "the ServerHello record and no byte more");
     }
 

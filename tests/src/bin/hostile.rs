@@ -1,7 +1,7 @@
-//! `hostile`: a misbehaving TCP server for the services lab (tarpit, drip or flood on a list of
-//! ports). See `wijk_lab::hostile`; started by the lab inside a host's namespace with
-//! `ip netns exec <ns> hostile <mode> --ports …`, stopped by the lab, and gone after ten minutes
-//! whatever happens.
+//! `hostile`: a misbehaving TCP server for the services and hostile labs (tarpit, drip, flood, reset,
+//! tls-garbage or utf8 on a list of ports). See `wijk_lab::hostile`; started by the lab inside a
+//! host's namespace with `ip netns exec <ns> hostile <mode> --ports …`, stopped by the lab, and gone
+//! after ten minutes whatever happens.
 
 use std::process::ExitCode;
 
