@@ -140,11 +140,6 @@ impl Collector {
         Ok(f.stdout.trim().to_string())
     }
 
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Adds an admin user `name` with `password` through `wijkpost user add`.
     pub fn add_admin(&self, name: &str, password: &str) -> Result<()> {
         let mut cmd = Command::new(bin_checked()?);

@@ -18,7 +18,6 @@
 //! fails. Run as root after building the agent:
 //! `cargo build -p wijkagent && cargo test -p wijk-lab --test lab_hostile -- --nocapture`.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +26,7 @@ use serde_json::Value;
 use wijk_lab::bench::measure;
 use wijk_lab::consent_fixture::{self, ConsentSpec};
 use wijk_lab::lab::require_lab_or_skip;
+use wijk_lab::rows::Rows;
 use wijk_lab::{agent, host, Lab, LabKind, Port, GARBAGE_PORTS, HOSTILE_PORTS, UTF8_PORTS};
 
 /// One case's scan must end within this (it is killed then).
@@ -98,30 +98,6 @@ const CASES: &[Case] = &[
         ],
     },
 ];
-
-/// Checked rows: (label, passed, what was seen).
-#[derive(Default)]
-struct Rows(Vec<(String, bool, String)>);
-
-impl Rows {
-    fn check(&mut self, label: String, ok: bool, seen: String) {
-        self.0.push((label, ok, seen));
-    }
-
-    fn failed(&self) -> usize {
-        self.0.iter().filter(|r| !r.1).count()
-    }
-
-    fn table(&self) -> String {
-        let mut s = String::new();
-        for (label, ok, seen) in &self.0 {
-            let shown = if *ok { String::new() } else { format!(" — {seen}") };
-            let _ = writeln!(s, "{} {label}{shown}", if *ok { "PASS" } else { "FAIL" });
-        }
-        let _ = writeln!(s, "{} of {} rows pass", self.0.len() - self.failed(), self.0.len());
-        s
-    }
-}
 
 /// The service object of `ip`:`port` in `report`.
 fn service(report: &Value, ip: IpAddr, port: Port) -> Option<&Value> {
@@ -218,7 +194,7 @@ fn run_case(lab: &Lab, case: &Case, rows: &mut Rows) {
         for &port in ports {
             let label = format!("{c} {h} {port} says {says:?}");
             match service(&report, ip, port) {
-                None => rows.check(label, false, "port not reported".into()),
+                None => rows.check(label, false, "port not reported"),
                 Some(s) => {
                     let text = s.to_string();
                     let missing: Vec<&str> = says.iter().copied().filter(|w| !text.contains(w)).collect();
@@ -263,7 +239,7 @@ fn every_hostile_server_gets_a_complete_report_that_says_what_happened() {
         run_case(&lab, case, &mut rows);
     }
     let outside = lab.count_packets_from_scanner(host::OUTSIDE).expect("outside counters");
-    rows.check("no packet reached the excluded host".into(), outside.total() == 0, format!("{outside:?}"));
+    rows.check("no packet reached the excluded host", outside.total() == 0, format!("{outside:?}"));
     let table = rows.table();
     // Shown even when the test passes (libtest captures only the print macros).
     use std::io::Write as _;

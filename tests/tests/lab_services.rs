@@ -21,7 +21,6 @@
 //! `cargo test -p wijk-lab --test lab_services -- --ignored` as root (build the agent first).
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -29,6 +28,7 @@ use std::time::Duration;
 use wijk_lab::bench::measure;
 use wijk_lab::consent_fixture::{self, ConsentSpec};
 use wijk_lab::lab::require_lab_or_skip;
+use wijk_lab::rows::Rows;
 use wijk_lab::{agent, host, Lab, LabKind, Port, Report, HOSTILE_PORTS};
 
 /// The scan must end within this (it is killed then).
@@ -137,34 +137,6 @@ const HOSTILE: &[(&str, &[&str])] = &[
 /// 2 KiB): on a drip or flood host a banner detail is as good as a note, a tarpit still needs one.
 const WINDOWED: &[Port] = &[Port::tcp(23)];
 
-/// Checked rows: (label, passed, what was seen).
-#[derive(Default)]
-struct Rows(Vec<(String, bool, String)>);
-
-impl Rows {
-    fn check(&mut self, label: String, ok: bool, seen: String) {
-        self.0.push((label, ok, seen));
-    }
-
-    fn failed(&self) -> usize {
-        self.0.iter().filter(|r| !r.1).count()
-    }
-
-    fn table(&self) -> String {
-        let mut s = String::new();
-        for (label, ok, seen) in &self.0 {
-            let _ = writeln!(
-                s,
-                "{} {label}{}",
-                if *ok { "PASS" } else { "FAIL" },
-                if *ok { String::new() } else { format!(" — {seen}") }
-            );
-        }
-        let _ = writeln!(s, "{} of {} rows pass", self.0.len() - self.failed(), self.0.len());
-        s
-    }
-}
-
 fn ids(set: &BTreeSet<String>) -> String {
     format!("{:?}", set.iter().collect::<Vec<_>>())
 }
@@ -191,7 +163,7 @@ fn check_tables(lab: &Lab, report: &Report, rows: &mut Rows) {
             i.host, i.port, i.service, i.product, i.version, i.tls
         );
         let Some(s) = report.service(ip(i.host), i.port) else {
-            rows.check(label, false, "port not reported open".into());
+            rows.check(label, false, "port not reported open");
             continue;
         };
         let contains = |have: &Option<String>, want: &str| {
