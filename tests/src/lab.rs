@@ -40,6 +40,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 use crate::addressing::{host, Addressing, LabHost, LabKind, Port};
+use crate::consent_fixture::SignedConsent;
 use crate::counters::{self, PacketCounts};
 use crate::daemons::{self, Daemon};
 use crate::process::{find_program, is_root, pid_alive, program, run_checked, signal_group, signal_pid, skip};
@@ -255,6 +256,25 @@ impl Lab {
             panic!("refusing to run anything in the scanner namespace: {e:#}");
         }
         self.netns_exec(host::SCANNER, args)
+    }
+
+    /// `wijkagent scan` under `consent` in the scanner's namespace ([`Lab::scanner_exec`]): the report
+    /// into `out`, the audit log to `audit`, in English, with `profile`, no progress display.
+    /// `ip netns exec` execs the agent, so the pid of the command is the agent's.
+    pub fn scan_command(&self, consent: &SignedConsent, out: &Path, audit: &Path, profile: &str) -> Command {
+        let mut cmd = self.scanner_exec([crate::agent::bin()]);
+        cmd.arg("scan")
+            .arg("--scope")
+            .arg(&consent.scope)
+            .arg("--trust")
+            .arg(&consent.keys.public_key)
+            .arg("--out")
+            .arg(out)
+            .arg("--audit-log")
+            .arg(audit)
+            .args(["--lang", "en", "--profile", profile, "--progress", "none"])
+            .env_remove("RUST_LOG");
+        cmd
     }
 
     /// Fails unless host `name`'s namespace has only `lo` and `eth0`, no default route, and no

@@ -144,19 +144,7 @@ fn run_case(lab: &Lab, case: &Case, rows: &mut Rows) {
     spec.max_per_host_rate = 200;
     let consent = consent_fixture::write_signed(&work.path().join("consent"), &spec).expect("signed consent");
     let out = work.path().join("report");
-    let mut cmd = lab.scanner_exec([agent::bin()]);
-    cmd.arg("scan")
-        .arg("--scope")
-        .arg(&consent.scope)
-        .arg("--trust")
-        .arg(&consent.keys.public_key)
-        .arg("--out")
-        .arg(&out)
-        .arg("--audit-log")
-        .arg(work.path().join("audit.log"))
-        .args(["--lang", "en", "--profile", "standard", "--progress", "none"])
-        .env_remove("RUST_LOG");
-    // `ip netns exec` execs the agent, so the pid measure::run polls is the agent's.
+    let mut cmd = lab.scan_command(&consent, &out, &work.path().join("audit.log"), "standard");
     let run = match measure::run(&mut cmd, None, SCAN_LIMIT) {
         Ok(run) => run,
         Err(e) => {

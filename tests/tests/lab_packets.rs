@@ -57,19 +57,7 @@ fn scan(lab: &Lab, work: &Path, name: &str, spec: &ConsentSpec, profile: &str) -
     let dir = work.join(name);
     let consent = consent_fixture::write_signed(&dir.join("consent"), spec).expect("signed consent");
     let out = dir.join("report");
-    let mut cmd = lab.scanner_exec([agent::bin()]);
-    cmd.arg("scan")
-        .arg("--scope")
-        .arg(&consent.scope)
-        .arg("--trust")
-        .arg(&consent.keys.public_key)
-        .arg("--out")
-        .arg(&out)
-        .arg("--audit-log")
-        .arg(dir.join("audit.log"))
-        .args(["--lang", "en", "--profile", profile, "--progress", "none"])
-        .env_remove("RUST_LOG");
-    // `ip netns exec` execs the agent, so the pid measure::run polls is the agent's.
+    let mut cmd = lab.scan_command(&consent, &out, &dir.join("audit.log"), profile);
     let run = measure::run(&mut cmd, None, SCAN_LIMIT).unwrap_or_else(|e| panic!("the {name} scan did not end: {e:#}"));
     let report = Report::read(&out).ok();
     Scan { run, report, out }

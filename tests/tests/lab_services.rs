@@ -218,19 +218,7 @@ fn standard_scan_reports_the_weaknesses_of_each_twin_and_survives_hostile_server
     let consent = consent_fixture::write_signed(&work.path().join("consent"), &spec).expect("signed consent");
     let out = work.path().join("report");
 
-    let mut cmd = lab.scanner_exec([agent::bin()]);
-    cmd.arg("scan")
-        .arg("--scope")
-        .arg(&consent.scope)
-        .arg("--trust")
-        .arg(&consent.keys.public_key)
-        .arg("--out")
-        .arg(&out)
-        .arg("--audit-log")
-        .arg(work.path().join("audit.log"))
-        .args(["--lang", "en", "--profile", "standard", "--progress", "none"])
-        .env_remove("RUST_LOG");
-    // `ip netns exec` execs the agent, so the pid measure::run polls is the agent's.
+    let mut cmd = lab.scan_command(&consent, &out, &work.path().join("audit.log"), "standard");
     let run = measure::run(&mut cmd, None, SCAN_LIMIT).unwrap_or_else(|e| panic!("the scan did not end: {e:#}"));
 
     let outside = lab.count_packets_from_scanner(host::OUTSIDE).expect("outside counters");
