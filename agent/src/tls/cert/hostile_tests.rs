@@ -3,6 +3,7 @@
 //! for the names, the test then breaks the bytes of a placeholder in the DER (the signature no
 //! longer matches, which the analysis of names does not care about).
 
+use super::shape::nested;
 use super::*;
 use rcgen::{CertificateParams, CustomExtension, DnType, KeyPair};
 
@@ -20,20 +21,6 @@ fn certificate(cn: &str, sans: &[&str], extensions: Vec<CustomExtension>) -> Vec
 
 fn run(der: Vec<u8>) -> Analysis {
     analyse(&[der], None, &MOZILLA_ROOTS, Utc::now()).expect("analysed")
-}
-
-/// `n` SEQUENCEs, each holding the next.
-fn nested(n: usize) -> Vec<u8> {
-    (0..n).fold(Vec::new(), |inner, _| {
-        let mut out = vec![0x30];
-        match inner.len() {
-            l @ 0..=0x7f => out.push(l as u8),
-            l @ 0x80..=0xff => out.extend_from_slice(&[0x81, l as u8]),
-            l => out.extend_from_slice(&[0x82, (l >> 8) as u8, l as u8]),
-        }
-        out.extend_from_slice(&inner);
-        out
-    })
 }
 
 #[test]

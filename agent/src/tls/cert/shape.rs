@@ -94,23 +94,24 @@ fn element(input: &[u8]) -> Option<(bool, &[u8], &[u8])> {
     Some((first & 0x20 != 0, content, rest))
 }
 
+/// `n` SEQUENCEs, each holding the next: test input for the depth bound (here and in `hostile_tests`).
+#[cfg(test)]
+pub(super) fn nested(n: usize) -> Vec<u8> {
+    (0..n).fold(Vec::new(), |inner, _| {
+        let mut out = vec![0x30];
+        match inner.len() {
+            l @ 0..=0x7f => out.push(l as u8),
+            l @ 0x80..=0xff => out.extend_from_slice(&[0x81, l as u8]),
+            l => out.extend_from_slice(&[0x82, (l >> 8) as u8, l as u8]),
+        }
+        out.extend_from_slice(&inner);
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `n` SEQUENCEs, each holding the next.
-    fn nested(n: usize) -> Vec<u8> {
-        (0..n).fold(Vec::new(), |inner, _| {
-            let mut out = vec![0x30];
-            match inner.len() {
-                l @ 0..=0x7f => out.push(l as u8),
-                l @ 0x80..=0xff => out.extend_from_slice(&[0x81, l as u8]),
-                l => out.extend_from_slice(&[0x82, (l >> 8) as u8, l as u8]),
-            }
-            out.extend_from_slice(&inner);
-            out
-        })
-    }
 
     #[test]
     fn depth_counts_constructed_levels() {
