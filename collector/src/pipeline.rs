@@ -1,6 +1,7 @@
 //! The pipeline between the broker and the store: a reader task turns the broker's messages into
-//! [`Message`]s on a bounded channel, one ingest thread takes them in batches ([`Ingest::handle`]),
-//! and the receipts go back out through a [`ReceiptSink`].
+//! [`Message`]s on a bounded channel, one ingest thread takes them in batches and stores each batch
+//! while the next is judged ([`Ingest::commit_and_judge`]), and the receipts go back out through a
+//! [`ReceiptSink`].
 //!
 //! The channel is bounded, so a slow store slows the reader and the broker buffers (and agents keep
 //! their outboxes); a batch the store refuses (a full disk, a database down) is retried with
@@ -21,7 +22,7 @@ use wijk_protocol::topics;
 
 use crate::feed::{AdviceOut, ADVICE_INTERVAL};
 use crate::ingest::throttle::{Throttle, TICK};
-use crate::ingest::{Ingest, Message, Outgoing, MAX_BATCH};
+use crate::ingest::{Ingest, Judged, Message, NotDone, Outgoing, MAX_BATCH};
 
 /// Messages waiting for the ingest thread.
 pub const QUEUE: usize = 8192;
@@ -133,50 +134,37 @@ pub fn spawn_ingest(
     // service's runtime, which may be shutting down while the last batch is stored).
     let waits = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
     std::thread::Builder::new().name("ingest".into()).spawn(move || {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
+        // The batch judged and waiting for the store: the next one is judged while it is stored.
+        let mut judged: Option<Judged> = None;
         loop {
-            let next = waits.block_on(async { tokio::time::timeout(ADVICE_INTERVAL, queue.recv()).await });
-            let first = match next {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(_) => {
-                    publish_advice(&mut ingest, sink.as_mut(), true);
-                    continue;
+            let next = if judged.is_some() {
+                take_waiting(&mut queue, Vec::new())
+            } else {
+                match waits.block_on(async { tokio::time::timeout(ADVICE_INTERVAL, queue.recv()).await }) {
+                    Ok(Some(first)) => take_waiting(&mut queue, vec![first]),
+                    Ok(None) => break,
+                    Err(_) => {
+                        publish_advice(&mut ingest, sink.as_mut(), true);
+                        continue;
+                    }
                 }
             };
-            batch.clear();
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(m) => batch.push(m),
-                    Err(_) => break,
+            let (receipts, next) = match judged.take() {
+                None => {
+                    let first = ingest.judge(next, Utc::now());
+                    (Vec::new(), Some(judge(&mut ingest, first)))
                 }
-            }
-            let mut backoff = Duration::from_millis(250);
-            let mut failed = 0u32;
-            let receipts = loop {
-                match ingest.handle(&batch, Utc::now()) {
-                    Ok(r) => {
-                        if failed > 0 {
-                            tracing::info!(
-                                "the store took the batch of {} after {failed} failed attempts",
-                                batch.len()
-                            );
-                        }
-                        break r;
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        tracing::error!(
-                            "the store did not take {} summaries ({e}){}; nothing of them is answered \
-                             until it does; trying again in {} ms",
-                            batch.len(),
-                            if e.is_disk_full() { crate::store::DISK_FULL_ADVICE } else { "" },
-                            backoff.as_millis()
-                        );
-                        std::thread::sleep(backoff);
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
-                    }
+                Some(current) if next.is_empty() => {
+                    let size = current.len();
+                    let first = ingest.commit(current);
+                    (until_done(first, size, STORE, |c| ingest.commit(c)), None)
+                }
+                Some(current) => {
+                    let size = current.len();
+                    let (committed, next) = ingest.commit_and_judge(current, next, Utc::now());
+                    let receipts = until_done(committed, size, STORE, |c| ingest.commit(c));
+                    let next = judge(&mut ingest, next);
+                    (receipts, Some(next))
                 }
             };
             for out in &receipts {
@@ -184,7 +172,8 @@ pub fn spawn_ingest(
                     tracing::warn!("receipt for {} not published: {e}", out.topic);
                 }
             }
-            publish_advice(&mut ingest, sink.as_mut(), queue.is_empty());
+            publish_advice(&mut ingest, sink.as_mut(), next.is_none() && queue.is_empty());
+            judged = next;
         }
         let stats = ingest.stats();
         tracing::info!(
@@ -194,6 +183,67 @@ pub fn spawn_ingest(
             stats.rejected_total()
         );
     })
+}
+
+/// `batch` and what waits in the queue after it, up to [`MAX_BATCH`] messages, without waiting.
+fn take_waiting(queue: &mut mpsc::Receiver<Message>, mut batch: Vec<Message>) -> Vec<Message> {
+    batch.reserve(MAX_BATCH.saturating_sub(batch.len()));
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(m) => batch.push(m),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// What the store failed to do with a batch, for the log: take it (store it), or look up its keys.
+const STORE: &str = "did not take";
+const KEYS: &str = "could not look up the agents of";
+
+/// Judges a batch whose first attempt gave `first`, again as long as the store cannot look up
+/// its agents' keys.
+fn judge(ingest: &mut Ingest, first: Result<Judged, Box<NotDone<Vec<Message>>>>) -> Judged {
+    let size = first.as_ref().map_or_else(|e| e.batch.len(), Judged::len);
+    until_done(first, size, KEYS, |batch| ingest.judge(batch, Utc::now()))
+}
+
+/// The result of an attempt that needed the store (`first`), or of the attempts after it while
+/// the store fails: after each failure it logs and waits, 250 ms at first, twice as long each
+/// time, at most 30 s. Nothing of the batch (`size` messages) is answered meanwhile; the agents
+/// keep it in their outboxes.
+fn until_done<S, T>(
+    first: Result<T, Box<NotDone<S>>>,
+    size: usize,
+    failed_to: &str,
+    mut attempt: impl FnMut(S) -> Result<T, Box<NotDone<S>>>,
+) -> T {
+    let mut outcome = first;
+    let mut failed = 0u32;
+    loop {
+        match outcome {
+            Ok(done) => {
+                if failed > 0 {
+                    tracing::info!("the store took the batch of {size} after {failed} failed attempts");
+                }
+                return done;
+            }
+            Err(not_done) => {
+                let NotDone { batch: back, error: e } = *not_done;
+                failed += 1;
+                let wait =
+                    Duration::from_millis(250).saturating_mul(1 << (failed - 1).min(7)).min(Duration::from_secs(30));
+                tracing::error!(
+                    "the store {failed_to} {size} summaries ({e}){}; nothing of them is answered until it does; \
+                     trying again in {} ms",
+                    if e.is_disk_full() { crate::store::DISK_FULL_ADVICE } else { "" },
+                    wait.as_millis()
+                );
+                std::thread::sleep(wait);
+                outcome = attempt(back);
+            }
+        }
+    }
 }
 
 fn publish_advice(ingest: &mut Ingest, sink: &mut dyn ReceiptSink, idle: bool) {

@@ -8,6 +8,11 @@
 //! `seq` a `seq-conflict`), every refused one is kept (bounded) with its reason, and only then are
 //! the receipts handed out, so a receipt always describes something durable. A batch the store cannot take gets no receipts: the
 //! agents keep those summaries in their outboxes and send them again.
+//!
+//! A batch goes through two steps: [`Ingest::judge`] (decoding and signatures, spread over the
+//! cores) and [`Ingest::commit`] (the store, the trends, the receipts, one thread).
+//! [`Ingest::commit_and_judge`] does both at once for two consecutive batches, so the store's
+//! time and the signatures' time overlap; batches are still committed in the order they came.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -95,21 +100,65 @@ impl Stats {
 
 /// Turns batches of messages into stored rows and receipts.
 pub struct Ingest {
-    store: Box<dyn Store>,
     /// Enrolled keys by agent id; `None` remembered for unknown agents until the next enrollment
     /// could have happened (the cache is cleared every [`Ingest::UNKNOWN_TTL`] batches).
     keys: HashMap<String, Option<VerifyingKey>>,
+    batches: u64,
+    /// The store and what follows it.
+    committer: Committer,
+}
+
+/// The committing half of [`Ingest`]: what [`Ingest::commit`] needs, apart from the keys, so a
+/// batch can be committed while the next one is judged with the keys.
+struct Committer {
+    store: Box<dyn Store>,
     /// Organisations of the enrolled agents in `keys`.
     orgs: HashMap<String, Org>,
-    batches: u64,
     stats: Arc<Stats>,
     /// The trends index stored summaries go to, and the advice they make due.
     feed: Option<Feed>,
 }
 
+/// A batch judged ([`Ingest::judge`]) and waiting to be committed.
+pub struct Judged {
+    batch: Vec<Message>,
+    verdicts: Vec<Verdict>,
+    now: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Judged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Judged").field("messages", &self.batch.len()).finish()
+    }
+}
+
+impl Judged {
+    /// Messages in it.
+    pub fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Whether it holds no message.
+    pub fn is_empty(&self) -> bool {
+        self.batch.is_empty()
+    }
+}
+
+/// A batch the store failed on: it comes back to be tried again, nothing of it answered.
+#[derive(Debug)]
+pub struct NotDone<B> {
+    /// The messages ([`Ingest::judge`]) or the judged batch ([`Ingest::commit`]).
+    pub batch: B,
+    /// What the store said.
+    pub error: StoreError,
+}
+
 impl std::fmt::Debug for Ingest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ingest").field("backend", &self.store.backend()).field("keys", &self.keys.len()).finish()
+        f.debug_struct("Ingest")
+            .field("backend", &self.committer.store.backend())
+            .field("keys", &self.keys.len())
+            .finish()
     }
 }
 
@@ -119,38 +168,99 @@ impl Ingest {
 
     /// An ingest writing to `store`, counting into `stats`.
     pub fn new(store: Box<dyn Store>, stats: Arc<Stats>) -> Ingest {
-        Ingest { store, keys: HashMap::new(), orgs: HashMap::new(), batches: 0, stats, feed: None }
+        Ingest {
+            keys: HashMap::new(),
+            batches: 0,
+            committer: Committer { store, orgs: HashMap::new(), stats, feed: None },
+        }
     }
 
     /// Also adds every stored summary to `feed`'s trends index.
     pub fn with_feed(mut self, feed: Feed) -> Ingest {
-        self.feed = Some(feed);
+        self.committer.feed = Some(feed);
         self
     }
 
     /// The advice documents due now (see [`Feed::advice_due`]); none without a feed.
     pub fn advice_due(&mut self, idle: bool) -> Vec<AdviceOut> {
-        self.feed.as_mut().map(|f| f.advice_due(idle)).unwrap_or_default()
+        self.committer.feed.as_mut().map(|f| f.advice_due(idle)).unwrap_or_default()
     }
 
     /// Its counters.
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.committer.stats
     }
 
     /// Handles one batch; the receipts to publish, or the store's error (then nothing is answered).
     pub fn handle(&mut self, batch: &[Message], now: DateTime<Utc>) -> Result<Vec<Outgoing>, StoreError> {
+        let judged = self.judge(batch.to_vec(), now).map_err(|e| e.error)?;
+        self.commit(judged).map_err(|e| e.error)
+    }
+
+    /// Judges a batch (every check, signatures over all cores), nothing stored yet. Refused when
+    /// the store cannot look up a key the batch needs.
+    pub fn judge(&mut self, batch: Vec<Message>, now: DateTime<Utc>) -> Result<Judged, Box<NotDone<Vec<Message>>>> {
+        if let Err(error) = self.look_up_keys(&batch) {
+            return Err(Box::new(NotDone { batch, error }));
+        }
+        let verdicts = judge::judge_batch(&batch, &self.keys, now);
+        Ok(Judged { batch, verdicts, now })
+    }
+
+    /// Stores a judged batch and gives the receipts to publish; on the store's error the batch
+    /// comes back untouched, to commit again (nothing of it is answered meanwhile).
+    pub fn commit(&mut self, judged: Judged) -> Result<Vec<Outgoing>, Box<NotDone<Judged>>> {
+        self.committer.commit(judged)
+    }
+
+    /// Commits `current` on this thread while `next` is judged on others: what [`Ingest::commit`]
+    /// gives for `current`, and what [`Ingest::judge`] gives for `next`.
+    #[allow(clippy::type_complexity)]
+    pub fn commit_and_judge(
+        &mut self,
+        current: Judged,
+        next: Vec<Message>,
+        now: DateTime<Utc>,
+    ) -> (Result<Vec<Outgoing>, Box<NotDone<Judged>>>, Result<Judged, Box<NotDone<Vec<Message>>>>) {
+        if let Err(error) = self.look_up_keys(&next) {
+            return (self.commit(current), Err(Box::new(NotDone { batch: next, error })));
+        }
+        let (keys, committer) = (&self.keys, &mut self.committer);
+        let (committed, verdicts) = std::thread::scope(|scope| {
+            let judging = scope.spawn(|| judge::judge_batch(&next, keys, now));
+            let committed = committer.commit(current);
+            // judge_batch does not panic; if it ever did, the panic goes on as if on this thread.
+            (committed, judging.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        });
+        (committed, Ok(Judged { batch: next, verdicts, now }))
+    }
+
+    /// Makes sure the keys of every agent `batch` names are in the cache.
+    fn look_up_keys(&mut self, batch: &[Message]) -> Result<(), StoreError> {
         self.batches += 1;
         if self.batches.is_multiple_of(Self::UNKNOWN_TTL) {
             self.keys.retain(|_, k| k.is_some());
         }
         for message in batch {
             if let Some(agent) = topics::agent_of_summary(&message.topic) {
-                self.key(agent)?;
+                if !self.keys.contains_key(agent) {
+                    let enrolled = self.committer.store.agent(agent)?;
+                    let key = enrolled.as_ref().and_then(|a| VerifyingKey::from_bytes(&a.signing_key).ok());
+                    if let Some(a) = enrolled {
+                        self.committer.orgs.insert(a.id, a.org);
+                    }
+                    self.keys.insert(agent.to_string(), key);
+                }
             }
         }
-        let verdicts = judge::judge_batch(batch, &self.keys, now);
-        let rows: Vec<SummaryRow> = verdicts
+        Ok(())
+    }
+}
+
+impl Committer {
+    fn commit(&mut self, judged: Judged) -> Result<Vec<Outgoing>, Box<NotDone<Judged>>> {
+        let rows: Vec<SummaryRow> = judged
+            .verdicts
             .iter()
             .filter_map(|v| if let Verdict::Good(row, _) = v { Some(row.clone()) } else { None })
             .collect();
@@ -159,10 +269,11 @@ impl Ingest {
             Err(e) => {
                 self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
                 self.stats.store_failing.store(true, Ordering::Relaxed);
-                return Err(e);
+                return Err(Box::new(NotDone { batch: judged, error: e }));
             }
         };
         self.stats.store_failing.store(false, Ordering::Relaxed);
+        let Judged { batch, verdicts, now } = judged;
         // What the store said, per message: a stored or duplicate status, or a refusal.
         let mut outcomes = outcomes.into_iter();
         let mut stored = Vec::new();
@@ -189,7 +300,7 @@ impl Ingest {
             .collect();
         let rejected: Vec<Rejected> = settled
             .iter()
-            .zip(batch)
+            .zip(&batch)
             .filter_map(|(v, m)| match v {
                 Err(Refusal { agent, reason, detail, .. }) => Some(Rejected {
                     agent: agent.clone(),
@@ -247,19 +358,6 @@ impl Ingest {
             }
         }
         Ok(receipts)
-    }
-
-    fn key(&mut self, agent: &str) -> Result<Option<VerifyingKey>, StoreError> {
-        if let Some(cached) = self.keys.get(agent) {
-            return Ok(*cached);
-        }
-        let enrolled = self.store.agent(agent)?;
-        let key = enrolled.as_ref().and_then(|a| VerifyingKey::from_bytes(&a.signing_key).ok());
-        if let Some(a) = enrolled {
-            self.orgs.insert(a.id, a.org);
-        }
-        self.keys.insert(agent.to_string(), key);
-        Ok(key)
     }
 }
 

@@ -108,8 +108,34 @@ fn good_summaries_are_stored_once_and_answered() {
     // A later resend (the agent's retry) is a duplicate too.
     let again = ingest.handle(&[message(A, signed(A, 2))], now()).expect("handled");
     assert_eq!(again[0].receipt.status, ReceiptStatus::Duplicate);
-    assert_eq!(ingest.store.count_summaries().expect("count"), 2);
+    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 2);
     assert_eq!((stats.stored.load(Ordering::Relaxed), stats.duplicates.load(Ordering::Relaxed)), (2, 2));
+}
+
+#[test]
+fn a_batch_stored_while_the_next_is_judged_is_answered_as_if_alone() {
+    let (_dir, mut ingest, stats) = setup();
+    let first: Vec<Message> = (1..=100).map(|seq| message(A, signed(A, seq))).collect();
+    let mut second: Vec<Message> = (101..=200).map(|seq| message(A, signed(A, seq))).collect();
+    // A resend of a summary the first batch stores, judged before that batch is stored.
+    second.push(message(A, signed(A, 50)));
+    second.push(message(A, b"garbage".to_vec()));
+    let judged = ingest.judge(first, now()).expect("judged");
+    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 0, "judging stores nothing");
+    let (committed, next) = ingest.commit_and_judge(judged, second, now());
+    let receipts = committed.expect("first batch stored");
+    let seqs: Vec<u64> = receipts.iter().map(|o| o.receipt.seq).collect();
+    assert_eq!(seqs, (1..=100).collect::<Vec<u64>>(), "answered in order");
+    assert!(receipts.iter().all(|o| o.receipt.status == ReceiptStatus::Stored));
+    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 100, "the next batch is not stored yet");
+    let receipts = ingest.commit(next.expect("second batch judged")).expect("second batch stored");
+    let got = statuses(&receipts);
+    assert_eq!(got.len(), 102);
+    assert!(got[..100].iter().all(|(_, _, status, _)| *status == ReceiptStatus::Stored));
+    assert_eq!((got[100].1, got[100].2), (50, ReceiptStatus::Duplicate));
+    assert_eq!((got[101].2, got[101].3.as_str()), (ReceiptStatus::Rejected, "malformed"));
+    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 200);
+    assert_eq!((stats.stored.load(Ordering::Relaxed), stats.duplicates.load(Ordering::Relaxed)), (200, 1));
 }
 
 #[test]
@@ -153,12 +179,12 @@ fn bad_input_is_refused_with_its_reason_and_nothing_else_is_disturbed() {
         "the message on a wrong topic gets no receipt, the good one is stored"
     );
     assert_eq!(receipts[6].topic, topics::receipt(B), "an answer goes to the topic's agent only");
-    assert_eq!(ingest.store.count_summaries().expect("count"), 1);
-    let counts = ingest.store.rejected_counts().expect("counts");
+    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 1);
+    let counts = ingest.committer.store.rejected_counts().expect("counts");
     assert_eq!(counts.values().sum::<u64>(), 9);
     assert_eq!(counts.get("bad-signature"), Some(&2));
     assert_eq!(stats.rejected_total(), 9);
-    let kept = ingest.store.recent_rejected(20).expect("kept");
+    let kept = ingest.committer.store.recent_rejected(20).expect("kept");
     assert!(kept.iter().all(|r| r.payload.len() <= crate::store::REJECTED_PAYLOAD_MAX));
 }
 
@@ -178,8 +204,8 @@ fn a_replayed_seq_with_other_content_is_a_conflict_and_the_first_stays() {
         vec![(1, ReceiptStatus::Rejected, "seq-conflict".into()), (1, ReceiptStatus::Duplicate, String::new())]
     );
     assert!(receipts[0].receipt.reason.as_deref().unwrap_or("").contains("restored"), "{:?}", receipts[0]);
-    assert_eq!(ingest.store.count_summaries().expect("count"), 1);
-    assert_eq!(ingest.store.rejected_counts().expect("counts").get("seq-conflict"), Some(&1));
+    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 1);
+    assert_eq!(ingest.committer.store.rejected_counts().expect("counts").get("seq-conflict"), Some(&1));
     assert_eq!(stats.rejected_total(), 1);
 }
 
@@ -199,7 +225,7 @@ fn one_bad_signature_in_a_large_batch_costs_only_its_own_summary() {
         let want = if r.receipt.seq == 150 { ReceiptStatus::Rejected } else { ReceiptStatus::Stored };
         assert_eq!(r.receipt.status, want, "seq {}", r.receipt.seq);
     }
-    assert_eq!(ingest.store.count_summaries().expect("count"), 299);
+    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 299);
 }
 
 /// Ingest's own cost per summary (decode, batch verification, SQLite, receipts), without a broker.
