@@ -1,5 +1,6 @@
 //! Benchmark support: wijkagent against nmap in the same lab and the same run.
 //!
+//! - [`cpu`]: CPU time per process and per thread, from /proc.
 //! - [`measure`]: wall time and peak RSS of a process (VmHWM polled from /proc), bounded in time.
 //! - [`nmap`]: running nmap and reading its grepable and XML output.
 //! - [`nmap_db`]: nmap's `nmap-service-probes`, to tell the versions it read from those it guessed.
@@ -11,6 +12,7 @@
 //!
 //! The program is `tests/src/bin/wijk-bench.rs`; run it with `tests/bench` (README, "Performance").
 
+pub mod cpu;
 pub mod identify;
 pub mod measure;
 pub mod nmap;

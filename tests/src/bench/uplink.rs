@@ -21,6 +21,7 @@ use rumqttc::{Event, Packet, QoS};
 use tokio::sync::Barrier;
 use wijk_protocol::SignedSummary;
 
+use super::cpu::{self, ThreadLoad};
 use crate::collector::{enroll_agent, Collector};
 
 /// Longest a run may take before it counts as failed.
@@ -43,32 +44,28 @@ pub struct Figures {
     pub cpu_us_per_summary: f64,
     /// CPU µs per raw broker message, publish to delivery, of the same processes.
     pub raw_cpu_us_per_msg: f64,
+    /// The busiest threads in the last raw round.
+    pub raw_threads: Vec<ThreadLoad>,
+    /// The busiest threads in the last summary round.
+    pub summary_threads: Vec<ThreadLoad>,
 }
 
 /// What one run measured.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Rate {
     /// Messages per second, first publish to last answer.
     pub per_s: f64,
     /// CPU µs (user + system) per message of the processes counted, in the same span.
     pub cpu_us_per_msg: f64,
+    /// The busiest threads of the counted processes (the load generator's included), busiest first.
+    pub threads: Vec<ThreadLoad>,
 }
 
-/// Clock ticks per second of `/proc/PID/stat` (`getconf CLK_TCK`: 100 on every Linux here).
-const CLOCK_TICKS: f64 = 100.0;
-
-/// CPU seconds (user + system, all threads) process `pid` has used so far; 0 when it is gone.
-pub fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    // The command name (field 2) may hold spaces: count the fields after its closing parenthesis,
-    // where field 3 (state) is the first; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
-    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / CLOCK_TICKS
-}
+/// Threads listed in [`Rate::threads`].
+const BUSIEST: usize = 8;
 
 fn cpu_total(pids: &[u32]) -> f64 {
-    pids.iter().map(|&p| cpu_seconds(p)).sum()
+    pids.iter().map(|&p| cpu::process_seconds(p)).sum()
 }
 
 /// An enrolled agent of the load generator and the summaries it will publish, signed in advance.
@@ -180,6 +177,7 @@ pub fn run(
         barrier.wait().await;
         let start = Instant::now();
         let cpu_start = cpu_total(&pids);
+        let threads_start = cpu::threads_of(&pids);
         let progress = {
             let answered_all = answered_all.clone();
             tokio::spawn(async move {
@@ -201,6 +199,8 @@ pub fn run(
         }
         progress.abort();
         let cpu = cpu_total(&pids) - cpu_start;
-        Ok(Rate { per_s: total as f64 / (last - start).as_secs_f64(), cpu_us_per_msg: cpu * 1e6 / total as f64 })
+        let wall = (last - start).as_secs_f64();
+        let threads = cpu::busiest(&threads_start, &cpu::threads_of(&pids), wall, total, BUSIEST);
+        Ok(Rate { per_s: total as f64 / wall, cpu_us_per_msg: cpu * 1e6 / total as f64, threads })
     })
 }

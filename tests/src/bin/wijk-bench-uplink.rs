@@ -45,7 +45,7 @@ fn measure(
         summaries.push(run(broker, &this, topics::summary, topics::receipt, pids).inspect_err(|_| {
             eprintln!("wijkpost logged:\n{}", log());
         })?);
-        let (r, s) = (raw[round], summaries[round]);
+        let (r, s) = (&raw[round], &summaries[round]);
         eprintln!(
             "  raw {:.0}/s ({:.1} CPU µs each), summaries {:.0}/s ({:.1} CPU µs each)",
             r.per_s, r.cpu_us_per_msg, s.per_s, s.cpu_us_per_msg
@@ -61,6 +61,8 @@ fn measure(
         raw_per_s: rates(&raw, |r| r.per_s),
         cpu_us_per_summary: rates(&summaries, |r| r.cpu_us_per_msg),
         raw_cpu_us_per_msg: rates(&raw, |r| r.cpu_us_per_msg),
+        raw_threads: raw.last().map(|r| r.threads.clone()).unwrap_or_default(),
+        summary_threads: summaries.last().map(|r| r.threads.clone()).unwrap_or_default(),
     })
 }
 
@@ -121,6 +123,14 @@ fn main() -> Result<()> {
             f.raw_cpu_us_per_msg,
             if met { "met" } else { "missed (≥ 0.50 of raw; embedded ≥ 10,000/s)" }
         );
+    }
+    for f in &figures {
+        for (what, threads) in [("raw broker", &f.raw_threads), ("summaries", &f.summary_threads)] {
+            println!("\n{}, {what} (last round), busiest threads: cores busy, CPU µs per message", f.stack);
+            for t in threads {
+                println!("  {:<40} {:>5.2} {:>7.1}", t.thread, t.cores, t.cpu_us_per_msg);
+            }
+        }
     }
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out)?;
