@@ -22,7 +22,7 @@ use wijk_protocol::topics;
 
 use crate::feed::{AdviceOut, ADVICE_INTERVAL};
 use crate::ingest::throttle::{Throttle, TICK};
-use crate::ingest::{Ingest, Judged, Message, NotDone, Outgoing, MAX_BATCH};
+use crate::ingest::{Ingest, JudgeResult, Judged, Message, NotDone, Outgoing, MAX_BATCH};
 
 /// Messages waiting for the ingest thread.
 pub const QUEUE: usize = 8192;
@@ -203,7 +203,7 @@ const KEYS: &str = "could not look up the agents of";
 
 /// Judges a batch whose first attempt gave `first`, again as long as the store cannot look up
 /// its agents' keys.
-fn judge(ingest: &mut Ingest, first: Result<Judged, Box<NotDone<Vec<Message>>>>) -> Judged {
+fn judge(ingest: &mut Ingest, first: JudgeResult) -> Judged {
     let size = first.as_ref().map_or_else(|e| e.batch.len(), Judged::len);
     until_done(first, size, KEYS, |batch| ingest.judge(batch, Utc::now()))
 }

@@ -153,6 +153,12 @@ pub struct NotDone<B> {
     pub error: StoreError,
 }
 
+/// What [`Ingest::judge`] gives: the judged batch, or the messages back when the store failed.
+pub type JudgeResult = Result<Judged, Box<NotDone<Vec<Message>>>>;
+
+/// What [`Ingest::commit`] gives: the receipts, or the judged batch back when the store failed.
+pub type CommitResult = Result<Vec<Outgoing>, Box<NotDone<Judged>>>;
+
 impl std::fmt::Debug for Ingest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ingest")
@@ -199,7 +205,7 @@ impl Ingest {
 
     /// Judges a batch (every check, signatures over all cores), nothing stored yet. Refused when
     /// the store cannot look up a key the batch needs.
-    pub fn judge(&mut self, batch: Vec<Message>, now: DateTime<Utc>) -> Result<Judged, Box<NotDone<Vec<Message>>>> {
+    pub fn judge(&mut self, batch: Vec<Message>, now: DateTime<Utc>) -> JudgeResult {
         if let Err(error) = self.look_up_keys(&batch) {
             return Err(Box::new(NotDone { batch, error }));
         }
@@ -209,19 +215,18 @@ impl Ingest {
 
     /// Stores a judged batch and gives the receipts to publish; on the store's error the batch
     /// comes back untouched, to commit again (nothing of it is answered meanwhile).
-    pub fn commit(&mut self, judged: Judged) -> Result<Vec<Outgoing>, Box<NotDone<Judged>>> {
+    pub fn commit(&mut self, judged: Judged) -> CommitResult {
         self.committer.commit(judged)
     }
 
     /// Commits `current` on this thread while `next` is judged on others: what [`Ingest::commit`]
     /// gives for `current`, and what [`Ingest::judge`] gives for `next`.
-    #[allow(clippy::type_complexity)]
     pub fn commit_and_judge(
         &mut self,
         current: Judged,
         next: Vec<Message>,
         now: DateTime<Utc>,
-    ) -> (Result<Vec<Outgoing>, Box<NotDone<Judged>>>, Result<Judged, Box<NotDone<Vec<Message>>>>) {
+    ) -> (CommitResult, JudgeResult) {
         if let Err(error) = self.look_up_keys(&next) {
             return (self.commit(current), Err(Box::new(NotDone { batch: next, error })));
         }
@@ -258,7 +263,7 @@ impl Ingest {
 }
 
 impl Committer {
-    fn commit(&mut self, judged: Judged) -> Result<Vec<Outgoing>, Box<NotDone<Judged>>> {
+    fn commit(&mut self, judged: Judged) -> CommitResult {
         let rows: Vec<SummaryRow> = judged
             .verdicts
             .iter()
