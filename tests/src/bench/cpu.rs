@@ -60,7 +60,7 @@ pub struct ThreadLoad {
 }
 
 /// The `top` thread names that used the most CPU between `before` and `after` ([`threads_of`]),
-/// over `wall_s` seconds and `messages` messages.
+/// over `wall_s` seconds and `messages` messages; threads that used none are left out.
 pub fn busiest(
     before: &BTreeMap<String, f64>,
     after: &BTreeMap<String, f64>,
@@ -78,6 +78,7 @@ pub fn busiest(
                 cpu_us_per_msg: used * 1e6 / messages.max(1) as f64,
             }
         })
+        .filter(|load| load.cores > 0.0)
         .collect();
     loads.sort_by(|a, b| b.cores.total_cmp(&a.cores));
     loads.truncate(top);
@@ -95,6 +96,23 @@ mod tests {
         assert_eq!(name, "tokio (w) 1");
         assert!((secs - 3.0).abs() < 1e-9, "{secs}");
         assert!(parse_stat("garbage").is_none());
+    }
+
+    #[test]
+    fn the_busiest_threads_come_first_and_idle_ones_are_left_out() {
+        let before = BTreeMap::from([("p/a".to_string(), 1.0), ("p/b".to_string(), 2.0), ("p/c".to_string(), 5.0)]);
+        let after = BTreeMap::from([
+            ("p/a".to_string(), 1.5),
+            ("p/b".to_string(), 4.0),
+            ("p/c".to_string(), 5.0),
+            ("p/new".to_string(), 0.25),
+        ]);
+        let loads = busiest(&before, &after, 2.0, 1000, 2);
+        let names: Vec<&str> = loads.iter().map(|l| l.thread.as_str()).collect();
+        assert_eq!(names, ["p/b", "p/a"], "{loads:?}");
+        assert!((loads[0].cores - 1.0).abs() < 1e-9 && (loads[0].cpu_us_per_msg - 2000.0).abs() < 1e-6);
+        let all = busiest(&before, &after, 2.0, 1000, 10);
+        assert_eq!(all.len(), 3, "p/c used nothing: {all:?}");
     }
 
     #[test]
