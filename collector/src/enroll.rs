@@ -145,7 +145,11 @@ fn signing_key(b64: &str) -> Result<[u8; 32], Refusal> {
     let bad = |why: &str| Refusal::BadRequest(format!("signing_key {why}"));
     let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| bad("is not base64"))?;
     let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| bad("is not 32 bytes"))?;
-    ed25519_dalek::VerifyingKey::from_bytes(&key).map_err(|_| bad("is not an Ed25519 public key"))?;
+    let public = ed25519_dalek::VerifyingKey::from_bytes(&key).map_err(|_| bad("is not an Ed25519 public key"))?;
+    if public.is_weak() {
+        // A small-order key verifies forged signatures under the rules ingest checks with.
+        return Err(bad("is a small-order (weak) Ed25519 key; create the agent's keys again"));
+    }
     Ok(key)
 }
 

@@ -78,12 +78,18 @@ fn forged_expired_and_unusable_requests_are_refused_without_using_the_token() {
     assert_eq!(refuse(&mut s, &forged, now()).code(), "token-unknown");
     let stranger = EnrollRequest { token_id: "nosuchtoken".into(), ..request(&token) };
     assert_eq!(refuse(&mut s, &stranger, now()).code(), "token-unknown");
-    for bad_key in ["not base64!", "AAAA", ""] {
+    // The identity point (y = 1): a valid encoding, but of a small-order key.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let weak = base64::engine::general_purpose::STANDARD.encode(identity);
+    for bad_key in ["not base64!", "AAAA", "", &weak] {
         let req = EnrollRequest { signing_key: bad_key.into(), ..request(&token) };
         let r = refuse(&mut s, &req, now());
         assert_eq!(r.code(), "bad-request");
         assert!(r.message().contains("signing_key"), "{}", r.message());
     }
+    let req = EnrollRequest { signing_key: weak, ..request(&token) };
+    assert!(refuse(&mut s, &req, now()).message().contains("small-order"));
     let req = EnrollRequest { csr_pem: "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n".into(), ..request(&token) };
     assert_eq!(refuse(&mut s, &req, now()).code(), "bad-request");
     let req = EnrollRequest { csr_pem: "x".repeat(MAX_CSR_BYTES + 1), ..request(&token) };

@@ -40,6 +40,10 @@ pub struct Figures {
     pub summaries_per_s: f64,
     /// The same broker's rate for the same messages, publish to delivery.
     pub raw_per_s: f64,
+    /// The slowest and the fastest round of wijkpost (`summaries_per_s` is their median).
+    pub summaries_range: (f64, f64),
+    /// The slowest and the fastest round of the raw broker (`raw_per_s` is their median).
+    pub raw_range: (f64, f64),
     /// CPU µs per summary, publish to receipt, of the counted processes.
     pub cpu_us_per_summary: f64,
     /// CPU µs per raw broker message, publish to delivery, of the same processes.
@@ -91,6 +95,13 @@ impl BenchAgent {
 pub fn median(mut rates: Vec<f64>) -> f64 {
     rates.sort_by(f64::total_cmp);
     rates.get(rates.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The smallest and the largest of `rates` ((0, 0) when empty).
+pub fn range(rates: &[f64]) -> (f64, f64) {
+    let min = rates.iter().copied().reduce(f64::min).unwrap_or(0.0);
+    let max = rates.iter().copied().reduce(f64::max).unwrap_or(0.0);
+    (min, max)
 }
 
 /// Enrolls `agents` agents at `collector` under `work`, and signs `per_agent` summaries of
@@ -203,4 +214,17 @@ pub fn run(
         let threads = cpu::busiest(&threads_start, &cpu::threads_of(&pids), wall, total, BUSIEST);
         Ok(Rate { per_s: total as f64 / wall, cpu_us_per_msg: cpu * 1e6 / total as f64, threads })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_and_the_range_of_rounds() {
+        let rounds = [82_772.0, 161_719.0, 115_983.0, 99_000.0, 120_500.0];
+        assert_eq!(median(rounds.to_vec()), 115_983.0);
+        assert_eq!(range(&rounds), (82_772.0, 161_719.0));
+        assert_eq!((median(Vec::new()), range(&[])), (0.0, (0.0, 0.0)));
+    }
 }
