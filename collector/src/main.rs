@@ -33,7 +33,8 @@ fn main() {
 }
 
 /// The embedded broker's router opens error-level spans for every message it routes (formatting
-/// the topic each time), which cost it more than the routing at thousands of summaries a second.
+/// the topic each time), which cost it as much as the routing itself at thousands of summaries a
+/// second.
 /// They are left out; its log lines, and the spans of its connections, stay.
 fn not_per_message_span(meta: &tracing::Metadata<'_>) -> bool {
     !(meta.is_span() && meta.target().starts_with("rumqttd::router"))

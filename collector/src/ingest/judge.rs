@@ -2,15 +2,16 @@
 //! the agent named, its enrolled key, and the signature.
 //!
 //! Signatures are the expensive part. They are checked with Ed25519 batch verification (one
-//! multiscalar multiplication for a whole chunk), and a large batch is split over the machine's
-//! cores. The batch check is ed25519-zebra's: it adds up the terms of signatures made with the same
-//! key, so a batch of many summaries from few agents (an agent emptying its outbox after an outage)
-//! needs a multiplication about half the size of one for as many agents. When a chunk's batch check fails, its signatures
-//! are checked one by one, so a bad signature costs its own summary, not its neighbours'. Both
-//! checks follow the ZIP 215 rules, under which batch and single verification agree on every
-//! signature: whether a summary is accepted never depends on what else is in its batch. (Every
-//! signature a real Ed25519 signer makes is valid under them; enrollment refuses small-order keys,
-//! the one kind of key for which these rules and RFC 8032 part ways in a way that matters.)
+//! multiscalar multiplication for a whole chunk), and a large batch is split over the ingest's
+//! judging threads. The batch check is ed25519-zebra's: it adds up the terms of signatures made
+//! with the same key, so a batch of many summaries from few agents (an agent emptying its outbox
+//! after an outage) needs a multiplication about half the size of one from as many agents. When a
+//! chunk's batch check fails, its signatures are checked one by one, so a bad signature costs its
+//! own summary, not its neighbours'. Both checks follow the ZIP 215 rules, under which batch and
+//! single verification agree on every signature: whether a summary is accepted never depends on
+//! what else is in its batch. (Every signature a real Ed25519 signer makes is valid under them;
+//! enrollment refuses small-order keys, the one kind of key for which these rules and RFC 8032
+//! part ways in a way that matters.)
 
 use std::collections::HashMap;
 
@@ -63,10 +64,12 @@ pub(super) fn judge_batch(
     keys: &HashMap<String, Option<VerifyingKey>>,
     now: DateTime<Utc>,
 ) -> Vec<Verdict> {
-    let chunks = (batch.len() / MIN_CHUNK).clamp(1, rayon::current_num_threads());
-    if chunks == 1 {
+    // A batch too small to split is judged here, without asking rayon for its threads (which, out
+    // of any pool, would start rayon's global one).
+    if batch.len() < 2 * MIN_CHUNK {
         return judge_chunk(batch, keys, now);
     }
+    let chunks = (batch.len() / MIN_CHUNK).min(rayon::current_num_threads()).max(1);
     let size = batch.len().div_ceil(chunks);
     let judged: Vec<Vec<Verdict>> = batch.par_chunks(size).map(|chunk| judge_chunk(chunk, keys, now)).collect();
     judged.into_iter().flatten().collect()
