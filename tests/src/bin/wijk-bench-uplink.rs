@@ -20,7 +20,7 @@ use wijk_protocol::topics;
 /// 10,000), and alternating rounds (raw broker, then wijkpost) per stack (`BENCH_ROUNDS`, default 5;
 /// the figures are the medians). The raw broker's rate is bound by round trips, not by the CPU, and
 /// one round of 50,000 messages could differ twofold from the next; 100,000 per round and the
-/// median of five keep the reference steady.
+/// median of five make the reference depend less on one round (the range is reported beside it).
 fn sizes() -> (usize, usize, usize) {
     let get = |k: &str, d| std::env::var(k).ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(d);
     (get("BENCH_AGENTS", 10), get("BENCH_PER_AGENT", 10_000), get("BENCH_ROUNDS", 5))
@@ -96,9 +96,10 @@ fn main() -> Result<()> {
         figures.push(measure("embedded+sqlite", &collector.broker_url, &agents, (per_agent, rounds), &pids, &log)?);
     }
     // 2. Mosquitto and PostgreSQL.
-    match (wanted("mosquitto"), find_program("mosquitto"), PgDatabase::create()?) {
-        (false, ..) => {}
-        (true, Some(_), Some(db)) => {
+    let scaled = if wanted("mosquitto") { Some((find_program("mosquitto"), PgDatabase::create()?)) } else { None };
+    match scaled {
+        None => {}
+        Some((Some(_), Some(db))) => {
             let dir = work.path().join("scaled");
             let data = dir.join("wijkpost");
             let extra = "\n# benchmark only: the raw broker rate\npattern readwrite /tenants/%u/wijk/v1/bench\n";
