@@ -114,16 +114,15 @@ fn read(message: &Message, keys: &HashMap<String, Option<VerifyingKey>>) -> Resu
 
 /// Whether each signature is valid: one batch check, and one by one only when it fails.
 fn signatures_valid(pending: &[&Pending]) -> Vec<bool> {
-    let items: Vec<batch::Item> =
-        pending.iter().map(|p| batch::Item::from((p.key.to_bytes().into(), p.signature, &p.message))).collect();
+    let item = |p: &Pending| batch::Item::from((p.key.to_bytes().into(), p.signature, &p.message));
     let mut verifier = batch::Verifier::new();
-    for item in &items {
-        verifier.queue(item.clone());
+    for p in pending {
+        verifier.queue(item(p));
     }
     if verifier.verify(rand::thread_rng()).is_ok() {
         return vec![true; pending.len()];
     }
-    items.into_iter().map(|item| item.verify_single().is_ok()).collect()
+    pending.iter().map(|p| item(p).verify_single().is_ok()).collect()
 }
 
 /// The row to store: the canonical JSON the signature covers, and its SHA-256 (a replayed `seq`
