@@ -58,7 +58,7 @@ fn store_with(n: usize, dir: &Path) -> SqliteStore {
         payload: r#"{"not":"a summary"}"#.into(),
         digest: "x".into(),
     });
-    store.store_summaries(&rows).expect("rows");
+    store.store_summaries(&rows.iter().collect::<Vec<_>>()).expect("rows");
     store
 }
 

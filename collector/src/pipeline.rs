@@ -1,7 +1,7 @@
 //! The pipeline between the broker and the store: a reader task turns the broker's messages into
-//! [`Message`]s on a bounded channel, one ingest thread takes them in batches and stores each batch
-//! while the next is judged ([`Ingest::commit_and_judge`]), and the receipts go back out through a
-//! [`ReceiptSink`].
+//! [`Message`]s on a bounded channel, one ingest thread takes them in batches, hands each batch to
+//! the judges ([`Ingest::start_judging`]) and stores the judged ones while the judges take the next
+//! ([`spawn_ingest`]), and the receipts go back out through a [`ReceiptSink`].
 //!
 //! The channel is bounded, so a slow store slows the reader and the broker buffers (and agents keep
 //! their outboxes); a batch the store refuses (a full disk, a database down) is retried with
@@ -11,6 +11,7 @@
 //! ([`Throttle`]): a flooding agent's excess is dropped for the cost of a topic check, so it cannot
 //! fill the channel or the ingest's time that the other agents' summaries need.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -22,7 +23,7 @@ use wijk_protocol::topics;
 
 use crate::feed::{AdviceOut, ADVICE_INTERVAL};
 use crate::ingest::throttle::{Throttle, TICK};
-use crate::ingest::{Ingest, JudgeResult, Judged, Message, NotDone, Outgoing, MAX_BATCH};
+use crate::ingest::{Ingest, Judged, Judging, Message, NotDone, Outgoing, MAX_BATCH};
 
 /// Messages waiting for the ingest thread.
 pub const QUEUE: usize = 8192;
@@ -123,8 +124,13 @@ pub async fn read_embedded(
     }
 }
 
-/// Runs the ingest on a thread of its own until the queue closes; between batches (and at least
+/// Runs the ingest on a thread of its own until the queue closes; between commits (and at least
 /// every [`crate::feed::ADVICE_INTERVAL`] when idle) it publishes the advice that is due.
+///
+/// The thread keeps the judges supplied with batches ([`Ingest::judging_ahead`] at most), so they
+/// never wait for the store: it takes the oldest batch as soon as it is judged, together with
+/// every batch behind it that is judged too, hands the judges new batches for those, and only then
+/// commits (one transaction, one wait for the disk) while they judge.
 pub fn spawn_ingest(
     mut ingest: Ingest,
     mut queue: mpsc::Receiver<Message>,
@@ -134,46 +140,36 @@ pub fn spawn_ingest(
     // service's runtime, which may be shutting down while the last batch is stored).
     let waits = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
     std::thread::Builder::new().name("ingest".into()).spawn(move || {
-        // The batch judged and waiting for the store: the next one is judged while it is stored.
-        let mut judged: Option<Judged> = None;
+        // The batches with the judges, oldest first.
+        let mut ahead: VecDeque<Judging> = VecDeque::new();
         loop {
-            let next = if judged.is_some() {
-                take_waiting(&mut queue, Vec::new())
-            } else {
+            if ahead.is_empty() {
                 match waits.block_on(async { tokio::time::timeout(ADVICE_INTERVAL, queue.recv()).await }) {
-                    Ok(Some(first)) => take_waiting(&mut queue, vec![first]),
+                    Ok(Some(first)) => hand_over(&mut ingest, &mut ahead, take_waiting(&mut queue, vec![first])),
                     Ok(None) => break,
                     Err(_) => {
                         publish_advice(&mut ingest, sink.as_mut(), true);
                         continue;
                     }
                 }
-            };
-            let (receipts, next) = match judged.take() {
-                None => {
-                    let first = ingest.judge(next, Utc::now());
-                    (Vec::new(), Some(judge(&mut ingest, first)))
+            }
+            top_up(&mut ingest, &mut ahead, &mut queue);
+            let mut group = Vec::new();
+            while let Some(judging) = ahead.pop_front() {
+                group.extend(judging.wait());
+                if !ahead.front_mut().is_some_and(Judging::is_done) {
+                    break;
                 }
-                Some(current) if next.is_empty() => {
-                    let size = current.len();
-                    let first = ingest.commit(current);
-                    (until_done(first, size, STORE, |c| ingest.commit(c)), None)
-                }
-                Some(current) => {
-                    let size = current.len();
-                    let (committed, next) = ingest.commit_and_judge(current, next, Utc::now());
-                    let receipts = until_done(committed, size, STORE, |c| ingest.commit(c));
-                    let next = judge(&mut ingest, next);
-                    (receipts, Some(next))
-                }
-            };
-            for out in &receipts {
+            }
+            top_up(&mut ingest, &mut ahead, &mut queue);
+            let size = group.iter().map(Judged::len).sum();
+            let first = ingest.commit(group);
+            for out in &until_done(first, size, STORE, |group| ingest.commit(group)) {
                 if let Err(e) = sink.publish(out) {
                     tracing::warn!("receipt for {} not published: {e}", out.topic);
                 }
             }
-            publish_advice(&mut ingest, sink.as_mut(), next.is_none() && queue.is_empty());
-            judged = next;
+            publish_advice(&mut ingest, sink.as_mut(), ahead.is_empty() && queue.is_empty());
         }
         let stats = ingest.stats();
         tracing::info!(
@@ -183,6 +179,24 @@ pub fn spawn_ingest(
             stats.rejected_total()
         );
     })
+}
+
+/// Hands the judges what waits in the queue, a batch at a time, until they have
+/// [`Ingest::judging_ahead`] batches or the queue is empty.
+fn top_up(ingest: &mut Ingest, ahead: &mut VecDeque<Judging>, queue: &mut mpsc::Receiver<Message>) {
+    while ahead.len() < ingest.judging_ahead() {
+        match take_waiting(queue, Vec::new()) {
+            batch if batch.is_empty() => return,
+            batch => hand_over(ingest, ahead, batch),
+        }
+    }
+}
+
+/// Hands `batch` to the judges, again as long as the store cannot look up its agents' keys.
+fn hand_over(ingest: &mut Ingest, ahead: &mut VecDeque<Judging>, batch: Vec<Message>) {
+    let size = batch.len();
+    let first = ingest.start_judging(batch, Utc::now());
+    ahead.push_back(until_done(first, size, KEYS, |batch| ingest.start_judging(batch, Utc::now())));
 }
 
 /// `batch` and what waits in the queue after it, up to [`MAX_BATCH`] messages, without waiting.
@@ -200,13 +214,6 @@ fn take_waiting(queue: &mut mpsc::Receiver<Message>, mut batch: Vec<Message>) ->
 /// What the store failed to do with a batch, for the log: take it (store it), or look up its keys.
 const STORE: &str = "did not take";
 const KEYS: &str = "could not look up the agents of";
-
-/// Judges a batch whose first attempt gave `first`, again as long as the store cannot look up
-/// its agents' keys.
-fn judge(ingest: &mut Ingest, first: JudgeResult) -> Judged {
-    let size = first.as_ref().map_or_else(|e| e.batch.len(), Judged::len);
-    until_done(first, size, KEYS, |batch| ingest.judge(batch, Utc::now()))
-}
 
 /// The result of an attempt that needed the store (`first`), or of the attempts after it while
 /// the store fails: after each failure it logs and waits, 250 ms at first, twice as long each

@@ -352,13 +352,13 @@ pub async fn run_with(
     let (data_dir, database) = (cfg.data_dir.clone(), cfg.database.clone());
     let index = crate::trends::Index::with_options(cfg.trends).map_err(|e| ServeError::Trends(e.to_string()))?;
     let toolkit_path = cfg.data_dir.join("toolkit.toml");
-    let (ca, server_cert, store, ingest_store, (index, loaded), toolkit) = blocking(move || {
+    let (ca, server_cert, store, (ingest_store, checkpointer), (index, loaded), toolkit) = blocking(move || {
         let toolkit = Toolkit::load(&toolkit_path).map_err(ServeError::Toolkit)?;
         let ca = Ca::open_or_create(&data_dir)?;
         let server_cert = ca.issue_server_cert(&names)?;
-        let mut ingest_store = database.open()?;
+        let (mut ingest_store, checkpointer) = database.open_for_ingest()?;
         let trends = crate::feed::load(ingest_store.as_mut(), index)?;
-        Ok::<_, ServeError>((ca, server_cert, database.open()?, ingest_store, trends, toolkit))
+        Ok::<_, ServeError>((ca, server_cert, database.open()?, (ingest_store, checkpointer), trends, toolkit))
     })
     .await?;
     tracing::info!(fingerprint = %ca.fingerprint(), "CA {}", ca.cert_path().display());
@@ -455,6 +455,7 @@ pub async fn run_with(
     if tokio::time::timeout(INGEST_STOP_TIMEOUT, joined).await.is_err() {
         tracing::warn!("the ingest thread did not stop within {INGEST_STOP_TIMEOUT:?}");
     }
+    drop(checkpointer);
     result
 }
 

@@ -2,11 +2,11 @@
 //! the agent named, its enrolled key, and the signature.
 //!
 //! Signatures are the expensive part. They are checked with Ed25519 batch verification (one
-//! multiscalar multiplication for a whole chunk), and a large batch is split over the ingest's
-//! judging threads. The batch check is ed25519-zebra's: it adds up the terms of signatures made
+//! multiscalar multiplication for a whole batch; the ingest judges several batches at once, one on
+//! each of its judging threads). The batch check is ed25519-zebra's: it adds up the terms of signatures made
 //! with the same key, so a batch of many summaries from few agents (an agent emptying its outbox
 //! after an outage) needs a multiplication about half the size of one from as many agents. When a
-//! chunk's batch check fails, its signatures are checked one by one, so a bad signature costs its
+//! batch's check fails, its signatures are checked one by one, so a bad signature costs its
 //! own summary, not its neighbours'. Both checks follow the ZIP 215 rules, under which batch and
 //! single verification agree on every signature: whether a summary is accepted never depends on
 //! what else is in its batch. (Every signature a real Ed25519 signer makes is valid under them;
@@ -18,16 +18,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{Signature, VerifyingKey};
 use ed25519_zebra::batch;
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use wijk_protocol::summary::SIGNING_CONTEXT;
 use wijk_protocol::{topics, SignedSummary, Summary, SummaryError};
 
 use super::Message;
 use crate::store::SummaryRow;
-
-/// Messages per chunk below which another thread is not worth starting.
-const MIN_CHUNK: usize = 64;
 
 /// What one message became before the store had its say.
 pub(super) enum Verdict {
@@ -57,26 +53,13 @@ struct Pending {
 }
 
 /// Judges `batch`, in order, with the enrolled `keys` (every agent the batch names must have been
-/// looked up: absent or `None` means not enrolled). A large batch is split over the threads of
-/// the current rayon pool (the ingest's judges, see [`super::Ingest`]).
+/// looked up: absent or `None` means not enrolled).
 pub(super) fn judge_batch(
     batch: &[Message],
     keys: &HashMap<String, Option<VerifyingKey>>,
     now: DateTime<Utc>,
 ) -> Vec<Verdict> {
-    // A batch too small to split is judged here, without asking rayon for its threads (which, out
-    // of any pool, would start rayon's global one).
-    if batch.len() < 2 * MIN_CHUNK {
-        return judge_chunk(batch, keys, now);
-    }
-    let chunks = (batch.len() / MIN_CHUNK).min(rayon::current_num_threads()).max(1);
-    let size = batch.len().div_ceil(chunks);
-    let judged: Vec<Vec<Verdict>> = batch.par_chunks(size).map(|chunk| judge_chunk(chunk, keys, now)).collect();
-    judged.into_iter().flatten().collect()
-}
-
-fn judge_chunk(chunk: &[Message], keys: &HashMap<String, Option<VerifyingKey>>, now: DateTime<Utc>) -> Vec<Verdict> {
-    let read: Vec<Result<Pending, Refusal>> = chunk.iter().map(|m| read(m, keys)).collect();
+    let read: Vec<Result<Pending, Refusal>> = batch.iter().map(|m| read(m, keys)).collect();
     let pending: Vec<&Pending> = read.iter().filter_map(|r| r.as_ref().ok()).collect();
     let mut valid = signatures_valid(&pending).into_iter();
     read.into_iter()
@@ -112,17 +95,41 @@ fn read(message: &Message, keys: &HashMap<String, Option<VerifyingKey>>) -> Resu
     Ok(Pending { agent: agent.to_string(), signed, message, signature, key: *key })
 }
 
-/// Whether each signature is valid: one batch check, and one by one only when it fails.
+/// Signatures below which a failed batch check is followed by single checks rather than by
+/// checks of its two halves.
+const ONE_BY_ONE: usize = 32;
+
+/// Whether each signature is valid: one batch check; when it fails, each half is checked the same
+/// way, down to [`ONE_BY_ONE`] signatures checked singly. One bad signature among 2,048 costs
+/// about three batch checks of the whole, not 2,048 single checks.
 fn signatures_valid(pending: &[&Pending]) -> Vec<bool> {
-    let item = |p: &Pending| batch::Item::from((p.key.to_bytes().into(), p.signature, &p.message));
+    let items: Vec<batch::Item> =
+        pending.iter().map(|p| batch::Item::from((p.key.to_bytes().into(), p.signature, &p.message))).collect();
+    let mut valid = vec![false; items.len()];
+    check(&items, &mut valid);
+    valid
+}
+
+/// Sets `valid[i]` for `items[i]` ([`signatures_valid`]).
+fn check(items: &[batch::Item], valid: &mut [bool]) {
+    if items.len() <= ONE_BY_ONE {
+        for (item, valid) in items.iter().zip(valid) {
+            *valid = item.clone().verify_single().is_ok();
+        }
+        return;
+    }
     let mut verifier = batch::Verifier::new();
-    for p in pending {
-        verifier.queue(item(p));
+    for item in items {
+        verifier.queue(item.clone());
     }
     if verifier.verify(rand::thread_rng()).is_ok() {
-        return vec![true; pending.len()];
+        valid.fill(true);
+        return;
     }
-    pending.iter().map(|p| item(p).verify_single().is_ok()).collect()
+    let (left, right) = items.split_at(items.len() / 2);
+    let (valid_left, valid_right) = valid.split_at_mut(left.len());
+    check(left, valid_left);
+    check(right, valid_right);
 }
 
 /// The row to store: the canonical JSON the signature covers, and its SHA-256 (a replayed `seq`

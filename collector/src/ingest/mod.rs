@@ -6,17 +6,20 @@
 //! ([`judge`]). Messages come in batches: every good summary of a batch is stored in one transaction
 //! (each `(agent, seq)` once: the same content again is a duplicate, other content under a stored
 //! `seq` a `seq-conflict`), every refused one is kept (bounded) with its reason, and only then are
-//! the receipts handed out, so a receipt always describes something durable. A batch the store cannot take gets no receipts: the
-//! agents keep those summaries in their outboxes and send them again.
+//! the receipts handed out, so a receipt always describes something durable. A batch the store
+//! cannot take gets no receipts: the agents keep those summaries in their outboxes and send them
+//! again.
 //!
-//! A batch goes through two steps: [`Ingest::judge`] (decoding and signatures, spread over the
-//! cores) and [`Ingest::commit`] (the store, the trends, the receipts, one thread).
-//! [`Ingest::commit_and_judge`] does both at once for two consecutive batches, so the store's
-//! time and the signatures' time overlap; batches are still committed in the order they came.
+//! A batch goes through two steps: judging (decoding and signatures, on the ingest's judging
+//! threads: [`Ingest::start_judging`] hands a batch to them and returns at once) and
+//! [`Ingest::commit`] (the store, the trends, the receipts, on the calling thread). The caller
+//! can keep several batches with the judges while it commits the ones judged before, and commit
+//! several judged batches in one transaction; batches are committed in the order they came.
 
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
@@ -102,11 +105,16 @@ impl Stats {
     }
 }
 
+/// Enrolled keys by agent id; `None` for an agent that is not enrolled.
+type Keys = HashMap<String, Option<VerifyingKey>>;
+
 /// Turns batches of messages into stored rows and receipts.
 pub struct Ingest {
     /// Enrolled keys by agent id; `None` remembered for unknown agents until the next enrollment
-    /// could have happened (the cache is cleared every [`Ingest::UNKNOWN_TTL`] batches).
-    keys: HashMap<String, Option<VerifyingKey>>,
+    /// could have happened (the cache is cleared every [`Ingest::UNKNOWN_TTL`] batches). Shared
+    /// with the batches being judged; changed (copied first, if a batch still holds it) only when
+    /// an agent is looked up.
+    keys: Arc<Keys>,
     batches: u64,
     /// The threads that judge (one per core), kept for the life of the ingest: a thread started
     /// per batch would cost more than the judging of small batches, and start with a cold heap.
@@ -116,8 +124,7 @@ pub struct Ingest {
     committer: Committer,
 }
 
-/// The committing half of [`Ingest`]: what [`Ingest::commit`] needs, apart from the keys, so a
-/// batch can be committed while the next one is judged with the keys.
+/// The committing half of [`Ingest`]: what [`Ingest::commit`] needs, apart from the keys.
 struct Committer {
     store: Box<dyn Store>,
     /// Organisations of the enrolled agents in `keys`.
@@ -127,7 +134,7 @@ struct Committer {
     feed: Option<Feed>,
 }
 
-/// A batch judged ([`Ingest::judge`]) and waiting to be committed.
+/// A batch judged and waiting to be committed.
 pub struct Judged {
     batch: Vec<Message>,
     verdicts: Vec<Verdict>,
@@ -152,20 +159,68 @@ impl Judged {
     }
 }
 
+/// A batch handed to the judges ([`Ingest::start_judging`]): judged already, or on its way.
+#[derive(Debug)]
+pub struct Judging {
+    state: JudgingState,
+    /// Messages in the batch.
+    size: usize,
+}
+
+#[derive(Debug)]
+enum JudgingState {
+    Done(Option<Judged>),
+    Underway(mpsc::Receiver<Option<Judged>>),
+}
+
+impl Judging {
+    /// Messages in the batch.
+    pub fn len(&self) -> usize {
+        self.size
+    }
+
+    /// Whether the batch holds no message.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Whether the judges are done with it ([`Judging::wait`] will not wait).
+    pub fn is_done(&mut self) -> bool {
+        if let JudgingState::Underway(rx) = &self.state {
+            match rx.try_recv() {
+                Ok(judged) => self.state = JudgingState::Done(judged),
+                Err(mpsc::TryRecvError::Empty) => return false,
+                Err(mpsc::TryRecvError::Disconnected) => self.state = JudgingState::Done(None),
+            }
+        }
+        true
+    }
+
+    /// The judged batch, once the judges are done; `None` when judging it failed (a bug, logged
+    /// by the judge): then nothing of it is answered, and its agents send it again.
+    pub fn wait(self) -> Option<Judged> {
+        match self.state {
+            JudgingState::Done(judged) => judged,
+            JudgingState::Underway(rx) => rx.recv().ok().flatten(),
+        }
+    }
+}
+
 /// A batch the store failed on: it comes back to be tried again, nothing of it answered.
 #[derive(Debug)]
 pub struct NotDone<B> {
-    /// The messages ([`Ingest::judge`]) or the judged batch ([`Ingest::commit`]).
+    /// The messages ([`Ingest::start_judging`]) or the judged batches ([`Ingest::commit`]).
     pub batch: B,
     /// What the store said.
     pub error: StoreError,
 }
 
-/// What [`Ingest::judge`] gives: the judged batch, or the messages back when the store failed.
-pub type JudgeResult = Result<Judged, Box<NotDone<Vec<Message>>>>;
+/// What [`Ingest::start_judging`] gives: the batch on its way, or the messages back when the
+/// store could not look up their agents' keys.
+pub type JudgingResult = Result<Judging, Box<NotDone<Vec<Message>>>>;
 
-/// What [`Ingest::commit`] gives: the receipts, or the judged batch back when the store failed.
-pub type CommitResult = Result<Vec<Outgoing>, Box<NotDone<Judged>>>;
+/// What [`Ingest::commit`] gives: the receipts, or the judged batches back when the store failed.
+pub type CommitResult = Result<Vec<Outgoing>, Box<NotDone<Vec<Judged>>>>;
 
 impl std::fmt::Debug for Ingest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -188,7 +243,7 @@ impl Ingest {
             .inspect_err(|e| tracing::warn!("no threads to judge summaries with ({e}); judging on the ingest thread"))
             .ok();
         Ingest {
-            keys: HashMap::new(),
+            keys: Arc::new(HashMap::new()),
             batches: 0,
             judges,
             committer: Committer { store, orgs: HashMap::new(), stats, feed: None },
@@ -211,65 +266,54 @@ impl Ingest {
         &self.committer.stats
     }
 
-    /// Handles one batch; the receipts to publish, or the store's error (then nothing is answered).
+    /// Handles one batch, judging and committing it before it returns; the receipts to publish,
+    /// or the store's error (then nothing is answered).
     pub fn handle(&mut self, batch: &[Message], now: DateTime<Utc>) -> Result<Vec<Outgoing>, StoreError> {
-        let judged = self.judge(batch.to_vec(), now).map_err(|e| e.error)?;
-        self.commit(judged).map_err(|e| e.error)
+        let judging = self.start_judging(batch.to_vec(), now).map_err(|e| e.error)?;
+        let Some(judged) = judging.wait() else {
+            return Ok(Vec::new());
+        };
+        self.commit(vec![judged]).map_err(|e| e.error)
     }
 
-    /// Judges a batch (every check, signatures over all cores), nothing stored yet. Refused when
-    /// the store cannot look up a key the batch needs.
-    pub fn judge(&mut self, batch: Vec<Message>, now: DateTime<Utc>) -> JudgeResult {
+    /// Batches to keep with the judges at most: one being judged on each of their threads and
+    /// two more waiting, so a thread that finishes finds the next at once; one without threads.
+    pub fn judging_ahead(&self) -> usize {
+        self.judges.as_ref().map_or(1, |pool| pool.current_num_threads() + 2)
+    }
+
+    /// Hands a batch to the judges (every check; nothing stored) and returns at once. The judges
+    /// take batches in the order they were handed over, each on one of their threads. Refused
+    /// when the store cannot look up a key the batch needs.
+    pub fn start_judging(&mut self, batch: Vec<Message>, now: DateTime<Utc>) -> JudgingResult {
         if let Err(error) = self.look_up_keys(&batch) {
             return Err(Box::new(NotDone { batch, error }));
         }
-        let keys = &self.keys;
-        let verdicts = match &self.judges {
-            Some(judges) => judges.install(|| judge::judge_batch(&batch, keys, now)),
-            None => judge::judge_batch(&batch, keys, now),
-        };
-        Ok(Judged { batch, verdicts, now })
-    }
-
-    /// Stores a judged batch and gives the receipts to publish; on the store's error the batch
-    /// comes back untouched, to commit again (nothing of it is answered meanwhile).
-    pub fn commit(&mut self, judged: Judged) -> CommitResult {
-        self.committer.commit(judged)
-    }
-
-    /// Commits `current` on this thread while `next` is judged on others: what [`Ingest::commit`]
-    /// gives for `current`, and what [`Ingest::judge`] gives for `next`.
-    pub fn commit_and_judge(
-        &mut self,
-        current: Judged,
-        next: Vec<Message>,
-        now: DateTime<Utc>,
-    ) -> (CommitResult, JudgeResult) {
-        if let Err(error) = self.look_up_keys(&next) {
-            return (self.commit(current), Err(Box::new(NotDone { batch: next, error })));
-        }
-        let (keys, committer) = (&self.keys, &mut self.committer);
+        let size = batch.len();
+        let keys = Arc::clone(&self.keys);
         let Some(judges) = &self.judges else {
-            return (
-                committer.commit(current),
-                Ok(Judged { verdicts: judge::judge_batch(&next, keys, now), batch: next, now }),
-            );
+            let state = JudgingState::Done(judge_safely(batch, &keys, now));
+            return Ok(Judging { state, size });
         };
-        let mut verdicts = Vec::new();
-        // The commit runs here while the judges take the next batch; a panic in either goes on
-        // as if on this thread (neither panics).
-        let committed = judges.in_place_scope(|scope| {
-            scope.spawn(|_| verdicts = judge::judge_batch(&next, keys, now));
-            committer.commit(current)
+        let (tx, rx) = mpsc::sync_channel(1);
+        judges.spawn_fifo(move || {
+            let _ = tx.send(judge_safely(batch, &keys, now));
         });
-        (committed, Ok(Judged { batch: next, verdicts, now }))
+        Ok(Judging { state: JudgingState::Underway(rx), size })
+    }
+
+    /// Stores judged batches in one transaction and gives the receipts to publish, in the order
+    /// of the batches; on the store's error the batches come back untouched, to commit again
+    /// (nothing of them is answered meanwhile).
+    pub fn commit(&mut self, group: Vec<Judged>) -> CommitResult {
+        self.committer.commit(group)
     }
 
     /// Makes sure the keys of every agent `batch` names are in the cache.
     fn look_up_keys(&mut self, batch: &[Message]) -> Result<(), StoreError> {
         self.batches += 1;
-        if self.batches.is_multiple_of(Self::UNKNOWN_TTL) {
-            self.keys.retain(|_, k| k.is_some());
+        if self.batches.is_multiple_of(Self::UNKNOWN_TTL) && self.keys.values().any(Option::is_none) {
+            Arc::make_mut(&mut self.keys).retain(|_, k| k.is_some());
         }
         for message in batch {
             if let Some(agent) = topics::agent_of_summary(&message.topic) {
@@ -279,7 +323,7 @@ impl Ingest {
                     if let Some(a) = enrolled {
                         self.committer.orgs.insert(a.id, a.org);
                     }
-                    self.keys.insert(agent.to_string(), key);
+                    Arc::make_mut(&mut self.keys).insert(agent.to_string(), key);
                 }
             }
         }
@@ -287,62 +331,78 @@ impl Ingest {
     }
 }
 
+/// Judges `batch` ([`judge::judge_batch`]); `None`, logged, if judging panicked (a bug: the
+/// batch is left unanswered rather than taking the ingest down).
+fn judge_safely(batch: Vec<Message>, keys: &Keys, now: DateTime<Utc>) -> Option<Judged> {
+    match catch_unwind(AssertUnwindSafe(|| judge::judge_batch(&batch, keys, now))) {
+        Ok(verdicts) => Some(Judged { batch, verdicts, now }),
+        Err(_) => {
+            tracing::error!(
+                "judging a batch of {} summaries failed (a bug in wijkpost; please report it); they are not \
+                 answered, and their agents send them again",
+                batch.len()
+            );
+            None
+        }
+    }
+}
+
 impl Committer {
-    fn commit(&mut self, judged: Judged) -> CommitResult {
-        let rows: Vec<SummaryRow> = judged
-            .verdicts
+    fn commit(&mut self, group: Vec<Judged>) -> CommitResult {
+        let rows: Vec<&SummaryRow> = group
             .iter()
-            .filter_map(|v| if let Verdict::Good(row, _) = v { Some(row.clone()) } else { None })
+            .flat_map(|judged| &judged.verdicts)
+            .filter_map(|v| if let Verdict::Good(row, _) = v { Some(row) } else { None })
             .collect();
         let outcomes = match self.store.store_summaries(&rows) {
             Ok(o) => o,
             Err(e) => {
                 self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
                 self.stats.store_failing.store(true, Ordering::Relaxed);
-                return Err(Box::new(NotDone { batch: judged, error: e }));
+                return Err(Box::new(NotDone { batch: group, error: e }));
             }
         };
         self.stats.store_failing.store(false, Ordering::Relaxed);
-        let Judged { batch, verdicts, now } = judged;
         // What the store said, per message: a stored or duplicate status, or a refusal.
         let mut outcomes = outcomes.into_iter();
+        let mut settled: Vec<Result<(SummaryRow, ReceiptStatus), Refusal>> = Vec::new();
         let mut stored = Vec::new();
-        let settled: Vec<Result<(SummaryRow, ReceiptStatus), Refusal>> = verdicts
-            .into_iter()
-            .map(|verdict| match verdict {
-                Verdict::Good(row, summary) => match outcomes.next() {
-                    Some(Outcome::Stored) => {
-                        if let Some(org) = self.orgs.get(&row.agent) {
-                            stored.push((org.clone(), row.agent.clone(), row.seq, row.received_at, *summary));
+        let mut rejected = Vec::new();
+        let mut oldest = None;
+        for Judged { batch, verdicts, now } in group {
+            for (verdict, message) in verdicts.into_iter().zip(&batch) {
+                let verdict = match verdict {
+                    Verdict::Good(row, summary) => match outcomes.next() {
+                        Some(Outcome::Stored) => {
+                            if let Some(org) = self.orgs.get(&row.agent) {
+                                stored.push((org.clone(), row.agent.clone(), row.seq, row.received_at, *summary));
+                            }
+                            Ok((row, ReceiptStatus::Stored))
                         }
-                        Ok((row, ReceiptStatus::Stored))
-                    }
-                    Some(Outcome::Conflict) => Err(Refusal {
-                        agent: Some(row.agent),
-                        seq: row.seq,
-                        reason: "seq-conflict",
-                        detail: CONFLICT_DETAIL.to_string(),
-                    }),
-                    Some(Outcome::Duplicate) | None => Ok((row, ReceiptStatus::Duplicate)),
-                },
-                Verdict::Refused(refusal) => Err(refusal),
-            })
-            .collect();
-        let rejected: Vec<Rejected> = settled
-            .iter()
-            .zip(&batch)
-            .filter_map(|(v, m)| match v {
-                Err(Refusal { agent, reason, detail, .. }) => Some(Rejected {
-                    agent: agent.clone(),
-                    topic: m.topic.chars().take(256).collect(),
-                    reason: reason.to_string(),
-                    detail: detail.clone(),
-                    received_at: now,
-                    payload: m.payload.iter().take(crate::store::REJECTED_PAYLOAD_MAX).copied().collect(),
-                }),
-                _ => None,
-            })
-            .collect();
+                        Some(Outcome::Conflict) => Err(Refusal {
+                            agent: Some(row.agent),
+                            seq: row.seq,
+                            reason: "seq-conflict",
+                            detail: CONFLICT_DETAIL.to_string(),
+                        }),
+                        Some(Outcome::Duplicate) | None => Ok((row, ReceiptStatus::Duplicate)),
+                    },
+                    Verdict::Refused(refusal) => Err(refusal),
+                };
+                if let Err(Refusal { agent, reason, detail, .. }) = &verdict {
+                    rejected.push(Rejected {
+                        agent: agent.clone(),
+                        topic: message.topic.chars().take(256).collect(),
+                        reason: reason.to_string(),
+                        detail: detail.clone(),
+                        received_at: now,
+                        payload: message.payload.iter().take(crate::store::REJECTED_PAYLOAD_MAX).copied().collect(),
+                    });
+                }
+                settled.push(verdict);
+            }
+            oldest = batch.iter().map(|m| m.received).chain(oldest).min();
+        }
         // The good summaries are committed: a refusal record that cannot be written (a full disk)
         // must not fail the batch, or its retry would answer them `duplicate` and leave them out
         // of the trends. The refusals are still answered and counted here.
@@ -359,35 +419,31 @@ impl Committer {
         if let Some(feed) = &mut self.feed {
             feed.add(stored);
         }
-        if let Some(oldest) = batch.iter().map(|m| m.received).min() {
+        if let Some(oldest) = oldest {
             let lag = u64::try_from(oldest.elapsed().as_millis()).unwrap_or(u64::MAX);
             self.stats.lag_ms.store(lag, Ordering::Relaxed);
         }
-        let mut receipts = Vec::with_capacity(batch.len());
-        for verdict in settled {
-            match verdict {
-                Ok((row, status)) => {
-                    let counter =
-                        if status == ReceiptStatus::Stored { &self.stats.stored } else { &self.stats.duplicates };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    receipts.push(Outgoing {
-                        topic: topics::receipt(&row.agent),
-                        receipt: Receipt::new(row.seq, status, None),
-                    });
-                }
-                Err(Refusal { agent, seq, reason, detail }) => {
-                    self.stats.reject(reason);
-                    if let Some(agent) = agent {
-                        let why = format!("{reason}: {}", detail.chars().take(200).collect::<String>());
-                        receipts.push(Outgoing {
-                            topic: topics::receipt(&agent),
-                            receipt: Receipt::new(seq, ReceiptStatus::Rejected, Some(why)),
-                        });
-                    }
-                }
+        Ok(settled.into_iter().filter_map(|verdict| self.receipt(verdict)).collect())
+    }
+
+    /// The receipt for a settled message, counted; `None` for a refused message whose topic
+    /// names no agent (there is no one to answer).
+    fn receipt(&self, settled: Result<(SummaryRow, ReceiptStatus), Refusal>) -> Option<Outgoing> {
+        match settled {
+            Ok((row, status)) => {
+                let counter = if status == ReceiptStatus::Stored { &self.stats.stored } else { &self.stats.duplicates };
+                counter.fetch_add(1, Ordering::Relaxed);
+                Some(Outgoing { topic: topics::receipt(&row.agent), receipt: Receipt::new(row.seq, status, None) })
+            }
+            Err(Refusal { agent, seq, reason, detail }) => {
+                self.stats.reject(reason);
+                let why = format!("{reason}: {}", detail.chars().take(200).collect::<String>());
+                Some(Outgoing {
+                    topic: topics::receipt(&agent?),
+                    receipt: Receipt::new(seq, ReceiptStatus::Rejected, Some(why)),
+                })
             }
         }
-        Ok(receipts)
     }
 }
 

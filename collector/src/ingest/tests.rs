@@ -113,29 +113,39 @@ fn good_summaries_are_stored_once_and_answered() {
 }
 
 #[test]
-fn a_batch_stored_while_the_next_is_judged_is_answered_as_if_alone() {
+fn batches_judged_ahead_and_committed_together_are_answered_as_if_alone() {
     let (_dir, mut ingest, stats) = setup();
     let first: Vec<Message> = (1..=100).map(|seq| message(A, signed(A, seq))).collect();
     let mut second: Vec<Message> = (101..=200).map(|seq| message(A, signed(A, seq))).collect();
     // A resend of a summary the first batch stores, judged before that batch is stored.
     second.push(message(A, signed(A, 50)));
     second.push(message(A, b"garbage".to_vec()));
-    let judged = ingest.judge(first, now()).expect("judged");
+    let third = vec![message(A, signed(A, 150)), message(A, signed(A, 201))];
+    let first = ingest.start_judging(first, now()).expect("first handed over");
+    let second = ingest.start_judging(second, now()).expect("second handed over");
+    let first = first.wait().expect("first judged");
     assert_eq!(ingest.committer.store.count_summaries().expect("count"), 0, "judging stores nothing");
-    let (committed, next) = ingest.commit_and_judge(judged, second, now());
-    let receipts = committed.expect("first batch stored");
+    let receipts = ingest.commit(vec![first]).expect("first batch stored");
     let seqs: Vec<u64> = receipts.iter().map(|o| o.receipt.seq).collect();
     assert_eq!(seqs, (1..=100).collect::<Vec<u64>>(), "answered in order");
     assert!(receipts.iter().all(|o| o.receipt.status == ReceiptStatus::Stored));
     assert_eq!(ingest.committer.store.count_summaries().expect("count"), 100, "the next batch is not stored yet");
-    let receipts = ingest.commit(next.expect("second batch judged")).expect("second batch stored");
+    // The second and third batch in one transaction, answered in the order they came.
+    let mut third = ingest.start_judging(third, now()).expect("third handed over");
+    let second = second.wait().expect("second judged");
+    while !third.is_done() {
+        std::thread::yield_now();
+    }
+    let receipts = ingest.commit(vec![second, third.wait().expect("third judged")]).expect("stored together");
     let got = statuses(&receipts);
-    assert_eq!(got.len(), 102);
+    assert_eq!(got.len(), 104);
     assert!(got[..100].iter().all(|(_, _, status, _)| *status == ReceiptStatus::Stored));
     assert_eq!((got[100].1, got[100].2), (50, ReceiptStatus::Duplicate));
     assert_eq!((got[101].2, got[101].3.as_str()), (ReceiptStatus::Rejected, "malformed"));
-    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 200);
-    assert_eq!((stats.stored.load(Ordering::Relaxed), stats.duplicates.load(Ordering::Relaxed)), (200, 1));
+    assert_eq!((got[102].1, got[102].2), (150, ReceiptStatus::Duplicate), "stored by the batch before, same commit");
+    assert_eq!((got[103].1, got[103].2), (201, ReceiptStatus::Stored));
+    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 201);
+    assert_eq!((stats.stored.load(Ordering::Relaxed), stats.duplicates.load(Ordering::Relaxed)), (201, 2));
 }
 
 #[test]
@@ -210,22 +220,24 @@ fn a_replayed_seq_with_other_content_is_a_conflict_and_the_first_stays() {
 }
 
 #[test]
-fn one_bad_signature_in_a_large_batch_costs_only_its_own_summary() {
+fn bad_signatures_in_a_large_batch_cost_only_their_own_summaries() {
     let (_dir, mut ingest, _stats) = setup();
-    let batch: Vec<Message> = (1..=300)
+    // Alone, at both ends, and a run of 41 (the halves of the batch check fail at several depths).
+    let bad = |seq: u64| [1, 150, 1000].contains(&seq) || (600..=640).contains(&seq);
+    let batch: Vec<Message> = (1..=1000)
         .map(|seq| {
-            let signer = if seq == 150 { key(B) } else { key(A) };
+            let signer = if bad(seq) { key(B) } else { key(A) };
             message(A, SignedSummary::sign(summary(A, seq), &signer).to_bytes())
         })
         .collect();
     let receipts = ingest.handle(&batch, now()).expect("handled");
-    assert_eq!(receipts.len(), 300);
+    assert_eq!(receipts.len(), 1000);
     for (i, r) in receipts.iter().enumerate() {
         assert_eq!(r.receipt.seq, i as u64 + 1, "answers in order");
-        let want = if r.receipt.seq == 150 { ReceiptStatus::Rejected } else { ReceiptStatus::Stored };
+        let want = if bad(r.receipt.seq) { ReceiptStatus::Rejected } else { ReceiptStatus::Stored };
         assert_eq!(r.receipt.status, want, "seq {}", r.receipt.seq);
     }
-    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 299);
+    assert_eq!(ingest.committer.store.count_summaries().expect("count"), 1000 - 44);
 }
 
 #[test]

@@ -105,26 +105,31 @@ fn row(agent: &str, seq: u64) -> SummaryRow {
     }
 }
 
+/// [`Store::store_summaries`] for rows owned by the caller.
+fn store_rows(store: &mut dyn Store, rows: &[SummaryRow]) -> Result<Vec<Outcome>, StoreError> {
+    store.store_summaries(&rows.iter().collect::<Vec<_>>())
+}
+
 /// Each `(agent, seq)` is stored once, whether repeated across batches or within one.
 pub fn summaries_once(store: &mut dyn Store) {
     let (a, b) = ("eeeeeeeeeeeeeeeeeeeeeeee", "ffffffffffffffffffffffff");
     enrolled(store, a);
     enrolled(store, b);
-    assert_eq!(store.store_summaries(&[]).expect("empty"), vec![]);
-    let first = store.store_summaries(&[row(a, 1), row(a, 2), row(b, 1)]).expect("first");
+    assert_eq!(store_rows(store, &[]).expect("empty"), vec![]);
+    let first = store_rows(store, &[row(a, 1), row(a, 2), row(b, 1)]).expect("first");
     assert_eq!(first, vec![Outcome::Stored; 3]);
-    let second = store.store_summaries(&[row(a, 2), row(a, 3), row(a, 3), row(b, 1)]).expect("second");
+    let second = store_rows(store, &[row(a, 2), row(a, 3), row(a, 3), row(b, 1)]).expect("second");
     assert_eq!(second, vec![Outcome::Duplicate, Outcome::Stored, Outcome::Duplicate, Outcome::Duplicate]);
     assert_eq!(store.count_summaries().expect("count"), 4);
     // The same seq with other content: a conflict, before and within the batch; the first stays.
     let other = |agent: &str, seq| SummaryRow { digest: "other".into(), payload: "{}".into(), ..row(agent, seq) };
-    let third = store.store_summaries(&[other(a, 1), row(a, 4), other(a, 4), row(a, 4)]).expect("third");
+    let third = store_rows(store, &[other(a, 1), row(a, 4), other(a, 4), row(a, 4)]).expect("third");
     assert_eq!(third, vec![Outcome::Conflict, Outcome::Stored, Outcome::Conflict, Outcome::Duplicate]);
     assert_eq!(store.count_summaries().expect("count"), 5);
-    let again = store.store_summaries(&[row(a, 1)]).expect("again");
+    let again = store_rows(store, &[row(a, 1)]).expect("again");
     assert_eq!(again, vec![Outcome::Duplicate], "the first content is what was kept");
-    assert!(matches!(store.store_summaries(&[row(a, u64::MAX)]), Err(StoreError::Invalid(_))));
-    assert!(store.store_summaries(&[row(a, 9), row("unenrolled00000000000000", 1)]).is_err(), "unknown agent");
+    assert!(matches!(store_rows(store, &[row(a, u64::MAX)]), Err(StoreError::Invalid(_))));
+    assert!(store_rows(store, &[row(a, 9), row("unenrolled00000000000000", 1)]).is_err(), "unknown agent");
     assert_eq!(store.count_summaries().expect("count"), 5, "a failed batch stores nothing");
     let mut seen = Vec::new();
     store
@@ -183,7 +188,7 @@ pub fn batch_rate(store: &mut dyn Store, total: usize, batch: usize) -> f64 {
         .collect();
     let started = Instant::now();
     for chunk in rows.chunks(batch) {
-        let outcomes = store.store_summaries(chunk).expect("store");
+        let outcomes = store_rows(store, chunk).expect("store");
         assert!(outcomes.iter().all(|o| *o == Outcome::Stored));
     }
     let rate = total as f64 / started.elapsed().as_secs_f64();

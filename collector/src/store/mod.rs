@@ -21,6 +21,7 @@
 //! | `rejected_counts` | `reason`, `count`: every rejection ever, never trimmed |
 //! | `users` | dashboard users: `name`, `password_hash` (argon2id PHC string), `role` (`admin` \| `analyst`), `created_at`, `disabled` |
 
+pub mod checkpoint;
 pub mod migrations;
 pub mod postgres;
 pub mod sqlite;
@@ -132,6 +133,18 @@ impl StoreConfig {
         Ok(match self {
             StoreConfig::Sqlite(path) => Box::new(sqlite::SqliteStore::open(path)?),
             StoreConfig::Postgres(url) => Box::new(postgres::PgStore::open(url)?),
+        })
+    }
+
+    /// Opens the connection the ingest commits through; for SQLite also the thread that
+    /// checkpoints its write-ahead log ([`checkpoint`]), to keep while the ingest runs.
+    pub fn open_for_ingest(&self) -> Result<(Box<dyn Store>, Option<checkpoint::Checkpointer>), StoreError> {
+        Ok(match self {
+            StoreConfig::Sqlite(path) => {
+                let store = sqlite::SqliteStore::open_for_ingest(path)?;
+                (Box::new(store), Some(checkpoint::Checkpointer::start(path)?))
+            }
+            StoreConfig::Postgres(url) => (Box::new(postgres::PgStore::open(url)?), None),
         })
     }
 
@@ -318,7 +331,7 @@ pub trait Store: Send {
     /// Stores each summary unless its `(agent, seq)` is there already, all in one transaction; one
     /// outcome per row, in order: a row whose `(agent, seq)` is there already (stored before or
     /// earlier in the batch) is a duplicate when its digest is the same, a conflict otherwise.
-    fn store_summaries(&mut self, batch: &[SummaryRow]) -> Result<Vec<Outcome>, StoreError>;
+    fn store_summaries(&mut self, batch: &[&SummaryRow]) -> Result<Vec<Outcome>, StoreError>;
 
     /// Number of stored summaries.
     fn count_summaries(&mut self) -> Result<u64, StoreError>;

@@ -189,7 +189,7 @@ impl Store for PgStore {
         }))
     }
 
-    fn store_summaries(&mut self, batch: &[SummaryRow]) -> Result<Vec<Outcome>, StoreError> {
+    fn store_summaries(&mut self, batch: &[&SummaryRow]) -> Result<Vec<Outcome>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }

@@ -20,6 +20,12 @@ use crate::users::{NewUser, User};
 /// How long a connection waits for another one's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Page cache of the ingest's connection, KiB.
+const INGEST_CACHE_KIB: i64 = 32 * 1024;
+
+/// Bytes the WAL file is cut back to after a checkpoint emptied it.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+
 /// A connection to a SQLite database.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -39,6 +45,18 @@ impl SqliteStore {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = SqliteStore { conn };
         store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens the connection the ingest commits through: as [`SqliteStore::open`], with a page
+    /// cache that holds a whole group of batches (SQLite's default 2 MiB made each commit write
+    /// pages out and read them back mid-transaction), and checkpoints left to a
+    /// [`super::checkpoint::Checkpointer`] up to a limit.
+    pub fn open_for_ingest(path: &Path) -> Result<SqliteStore, StoreError> {
+        let store = SqliteStore::open(path)?;
+        store.conn.pragma_update(None, "cache_size", -INGEST_CACHE_KIB)?;
+        store.conn.pragma_update(None, "wal_autocheckpoint", super::checkpoint::INGEST_AUTOCHECKPOINT)?;
+        store.conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         Ok(store)
     }
 
@@ -192,7 +210,7 @@ impl Store for SqliteStore {
         }))
     }
 
-    fn store_summaries(&mut self, batch: &[SummaryRow]) -> Result<Vec<Outcome>, StoreError> {
+    fn store_summaries(&mut self, batch: &[&SummaryRow]) -> Result<Vec<Outcome>, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         {

@@ -146,7 +146,7 @@ pub fn populate(store: &mut dyn Store, now: DateTime<Utc>) -> Result<usize> {
                 }
             })
             .collect();
-        total += store.store_summaries(&rows)?.len();
+        total += store.store_summaries(&rows.iter().collect::<Vec<_>>())?.len();
         if (i + 1) % 100 == 0 {
             eprintln!("  {} of {ORGS} organisations written", i + 1);
         }
