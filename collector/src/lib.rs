@@ -15,6 +15,7 @@
 //!   for people;
 //! - [`files`]: private directories and atomic writes.
 
+pub mod allocator;
 pub mod broker;
 pub mod ca;
 pub mod cli;

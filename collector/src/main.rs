@@ -6,11 +6,13 @@ use tracing_subscriber::prelude::*;
 
 /// mimalloc rather than the system allocator: ingest allocates a batch's rows on the judging
 /// threads and frees them on the ingest thread, which glibc's allocator pays for in locks and
-/// consolidation (a tenth of ingest's time in `perf`).
+/// consolidation (a tenth of ingest's time in `perf`). Freed pages are kept a while
+/// ([`wijkpost::allocator`]).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    wijkpost::allocator::keep_freed_pages();
     let cli = wijkpost::cli::Cli::parse();
     let lang = cli.lang;
     let filter =

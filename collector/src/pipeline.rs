@@ -62,13 +62,12 @@ impl ReceiptSink for LinkSink {
     }
 }
 
-/// Subscribes the embedded link to every agent's summaries, and to the receipt and advice topics
-/// (rumqttd drops a local publish that no filter matches, and the link with it).
+/// Subscribes the embedded link to every agent's summaries. (Only to them: a receipt or advice
+/// for an agent that is not subscribed is dropped by the broker, or kept as the retained advice;
+/// a catch-all subscription for them would route every receipt back to this link too, where it
+/// took half the room the broker gives the link per round.)
 pub fn subscribe_embedded(link_tx: &mut LinkTx) -> Result<(), String> {
-    for filter in [topics::ALL_SUMMARIES, "/tenants/+/wijk/v1/receipt", "/tenants/+/wijk/v1/advice"] {
-        link_tx.subscribe(filter).map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    link_tx.subscribe(topics::ALL_SUMMARIES).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Reads the embedded link until `cancel`, passing summary messages within their agent's budget
@@ -94,9 +93,8 @@ pub async fn read_embedded(
         };
         match notification {
             Ok(Some(Notification::Forward(forward))) => {
-                // Our own receipts and advice come back through the catch-all filters.
                 let topic = &forward.publish.topic;
-                if topic.ends_with(b"/receipt") || topic.ends_with(b"/advice") || !throttle.admit(topic) {
+                if !throttle.admit(topic) {
                     continue;
                 }
                 let topic = String::from_utf8_lossy(topic).into_owned();

@@ -184,3 +184,47 @@ fn on_mosquitto_with_the_acl_an_agent_uses_its_own_topics_only() {
     let collector = Collector::start(&data, &["--broker", &broker.url]).expect("serve");
     confinement(&collector, None, false);
 }
+
+/// Waits until wijkpost has recorded `want` refusals in all; at most 10 s.
+async fn await_rejections(collector: &Collector, want: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while rejections(None, &collector.data) < want {
+        assert!(std::time::Instant::now() < deadline, "{want} refusals not recorded:\n{}", collector.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// wijkpost answers on topics no client may be subscribed to (an agent that publishes and never
+/// listens; advice for an agent that is not connected). The embedded broker drops such an answer,
+/// and nothing else is disturbed: wijkpost keeps reading, storing and answering.
+#[test]
+fn answers_no_one_listens_for_disturb_nothing() {
+    agent::bin_checked().expect("wijkagent built");
+    let work = tempfile::tempdir().expect("work");
+    let collector = Collector::start(&work.path().join("wijkpost"), &[]).expect("serve");
+    let (state_a, state_b) = (work.path().join("a"), work.path().join("b"));
+    let a = enroll_agent(&collector, &state_a, "Gemeente A").expect("enroll A");
+    enroll_agent(&collector, &state_b, "Gemeente B").expect("enroll B");
+    let (broker, own_topic) = (collector.broker_url.clone(), format!("/tenants/{a}/wijk/v1/summary"));
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let garbage = |times: u64| {
+        runtime.block_on(async {
+            let before = rejections(None, &collector.data);
+            for _ in 0..times {
+                let sent = try_publish(&broker, &state_a, &a, &own_topic, b"not a summary".to_vec()).await;
+                assert_eq!(sent, Answer::Allowed);
+            }
+            await_rejections(&collector, before + times).await;
+        })
+    };
+    // A never subscribes to its receipts: three refusals answered into the void.
+    garbage(3);
+    let report = self_report(&work.path().join("report")).expect("report");
+    for round in 1..=2 {
+        let mut push = agent::command(["--lang", "en", "push", "--timeout", "30", "--state"]);
+        push.arg(&state_b).arg(&report).arg("--audit-log").arg(work.path().join("audit.log"));
+        let pushed = run_bounded(&mut push, Duration::from_secs(60)).expect("push");
+        assert!(pushed.success() && pushed.stdout.contains("stored: 1,"), "B's push {round}: {}", pushed.describe());
+    }
+    garbage(1);
+}

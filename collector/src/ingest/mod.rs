@@ -365,8 +365,9 @@ impl Committer {
         self.stats.store_failing.store(false, Ordering::Relaxed);
         // What the store said, per message: a stored or duplicate status, or a refusal.
         let mut outcomes = outcomes.into_iter();
-        let mut settled: Vec<Result<(SummaryRow, ReceiptStatus), Refusal>> = Vec::new();
-        let mut stored = Vec::new();
+        let messages = group.iter().map(Judged::len).sum();
+        let mut settled: Vec<Result<(SummaryRow, ReceiptStatus), Refusal>> = Vec::with_capacity(messages);
+        let mut stored = Vec::with_capacity(outcomes.len());
         let mut rejected = Vec::new();
         let mut oldest = None;
         for Judged { batch, verdicts, now } in group {

@@ -23,8 +23,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Page cache of the ingest's connection, KiB.
 const INGEST_CACHE_KIB: i64 = 32 * 1024;
 
-/// Bytes the WAL file is cut back to after a checkpoint emptied it.
-const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
+/// Bytes the WAL file is cut back to after a checkpoint emptied it: more than it grows to between
+/// the ingest's own checkpoints, so it is not cut back and grown again every round.
+const WAL_SIZE_LIMIT: i64 = 2 * super::checkpoint::INGEST_AUTOCHECKPOINT as i64 * 4096;
 
 /// A connection to a SQLite database.
 #[derive(Debug)]
