@@ -3,15 +3,16 @@
 //!
 //! Signatures are the expensive part. They are checked with Ed25519 batch verification (one
 //! multiscalar multiplication for a whole batch; the ingest judges several batches at once, one on
-//! each of its judging threads). The batch check is ed25519-zebra's: it adds up the terms of signatures made
-//! with the same key, so a batch of many summaries from few agents (an agent emptying its outbox
-//! after an outage) needs a multiplication about half the size of one from as many agents. When a
-//! batch's check fails, its signatures are checked one by one, so a bad signature costs its
-//! own summary, not its neighbours'. Both checks follow the ZIP 215 rules, under which batch and
-//! single verification agree on every signature: whether a summary is accepted never depends on
-//! what else is in its batch. (Every signature a real Ed25519 signer makes is valid under them;
-//! enrollment refuses small-order keys, the one kind of key for which these rules and RFC 8032
-//! part ways in a way that matters.)
+//! each of its judging threads). The batch check is ed25519-zebra's: it adds up the terms of
+//! signatures made with the same key, so a batch of many summaries from few agents (an agent
+//! emptying its outbox after an outage) needs a multiplication about half the size of one from as
+//! many agents. When a batch's check fails, its halves are checked, down to a few signatures
+//! checked one by one ([`signatures_valid`]), so a bad signature costs its own summary, not its
+//! neighbours'. Both checks follow the ZIP 215 rules, under which batch and single verification
+//! agree on every signature: whether a summary is accepted never depends on what else is in its
+//! batch. (Every signature a real Ed25519 signer makes is valid under them; enrollment refuses
+//! small-order keys, the one kind of key for which these rules and RFC 8032 part ways in a way
+//! that matters.)
 
 use std::collections::HashMap;
 

@@ -87,7 +87,7 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>) {
 }
 
 /// One passive checkpoint: as many WAL pages into the database as no reader still needs.
-pub fn passive_checkpoint(conn: &Connection) -> Result<(), StoreError> {
+fn passive_checkpoint(conn: &Connection) -> Result<(), StoreError> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
     Ok(())
 }
