@@ -11,9 +11,9 @@
 //! starts the WAL over only once everything in it is copied. So the ingest's connection still
 //! checkpoints once the WAL has grown to [`INGEST_AUTOCHECKPOINT`] pages: it copies what the
 //! passive checkpoints left (at most the last [`INTERVAL`] of writing), and the next commit
-//! writes the WAL from its start again. The WAL file keeps its size between rounds
-//! ([`super::sqlite`] sets no lower size limit): writing over pages the kernel has cached is cheap,
-//! while extending the file cost it zeroing every new block, a sixth of the ingest's time.
+//! writes the WAL from its start again. The WAL file keeps its size between rounds (the size
+//! limit [`super::sqlite`] sets is above what it grows to): writing over pages the kernel has cached
+//! is cheap, while extending the file cost it zeroing every new block, a sixth of the ingest's time.
 
 use std::path::Path;
 use std::sync::mpsc;
