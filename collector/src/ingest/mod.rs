@@ -161,11 +161,7 @@ impl Judged {
 
 /// A batch handed to the judges ([`Ingest::start_judging`]): judged already, or on its way.
 #[derive(Debug)]
-pub struct Judging {
-    state: JudgingState,
-    /// Messages in the batch.
-    size: usize,
-}
+pub struct Judging(JudgingState);
 
 #[derive(Debug)]
 enum JudgingState {
@@ -174,23 +170,13 @@ enum JudgingState {
 }
 
 impl Judging {
-    /// Messages in the batch.
-    pub fn len(&self) -> usize {
-        self.size
-    }
-
-    /// Whether the batch holds no message.
-    pub fn is_empty(&self) -> bool {
-        self.size == 0
-    }
-
     /// Whether the judges are done with it ([`Judging::wait`] will not wait).
     pub fn is_done(&mut self) -> bool {
-        if let JudgingState::Underway(rx) = &self.state {
+        if let JudgingState::Underway(rx) = &self.0 {
             match rx.try_recv() {
-                Ok(judged) => self.state = JudgingState::Done(judged),
+                Ok(judged) => self.0 = JudgingState::Done(judged),
                 Err(mpsc::TryRecvError::Empty) => return false,
-                Err(mpsc::TryRecvError::Disconnected) => self.state = JudgingState::Done(None),
+                Err(mpsc::TryRecvError::Disconnected) => self.0 = JudgingState::Done(None),
             }
         }
         true
@@ -199,7 +185,7 @@ impl Judging {
     /// The judged batch, once the judges are done; `None` when judging it failed (a bug, logged
     /// by the judge): then nothing of it is answered, and its agents send it again.
     pub fn wait(self) -> Option<Judged> {
-        match self.state {
+        match self.0 {
             JudgingState::Done(judged) => judged,
             JudgingState::Underway(rx) => rx.recv().ok().flatten(),
         }
@@ -289,17 +275,15 @@ impl Ingest {
         if let Err(error) = self.look_up_keys(&batch) {
             return Err(Box::new(NotDone { batch, error }));
         }
-        let size = batch.len();
         let keys = Arc::clone(&self.keys);
         let Some(judges) = &self.judges else {
-            let state = JudgingState::Done(judge_safely(batch, &keys, now));
-            return Ok(Judging { state, size });
+            return Ok(Judging(JudgingState::Done(judge_safely(batch, &keys, now))));
         };
         let (tx, rx) = mpsc::sync_channel(1);
         judges.spawn_fifo(move || {
             let _ = tx.send(judge_safely(batch, &keys, now));
         });
-        Ok(Judging { state: JudgingState::Underway(rx), size })
+        Ok(Judging(JudgingState::Underway(rx)))
     }
 
     /// Stores judged batches in one transaction and gives the receipts to publish, in the order
