@@ -232,7 +232,7 @@ pub struct SummaryRow {
     pub week: String,
     /// When wijkpost received it.
     pub received_at: DateTime<Utc>,
-    /// The summary JSON (must be JSON: PostgreSQL keeps it as `jsonb`).
+    /// The summary JSON, as validated.
     pub payload: String,
     /// SHA-256 (hex) of what the signature covers: tells a resend from other content under a
     /// stored `seq`.

@@ -202,7 +202,7 @@ impl Store for PgStore {
         let client = self.client()?;
         let inserted = client.query(
             "INSERT INTO summaries (agent, seq, week, received_at, payload, digest)
-             SELECT a, s, w, r, p::jsonb, d
+             SELECT a, s, w, r, p, d
                  FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::text[])
                  AS t (a, s, w, r, p, d)
              ON CONFLICT DO NOTHING
@@ -241,7 +241,7 @@ impl Store for PgStore {
         let client = self.client()?;
         let no_params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
         let mut rows = client.query_raw(
-            "SELECT s.agent, s.seq, s.week, s.received_at, s.payload::text, a.org, a.sector, a.size_class, a.province
+            "SELECT s.agent, s.seq, s.week, s.received_at, s.payload, a.org, a.sector, a.size_class, a.province
              FROM summaries s JOIN agents a ON a.id = s.agent ORDER BY s.received_at, s.agent, s.seq",
             no_params,
         )?;

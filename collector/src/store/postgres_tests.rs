@@ -70,6 +70,46 @@ fn migrations_apply_once_and_a_newer_database_is_refused() {
 }
 
 #[test]
+fn summaries_kept_as_jsonb_before_step_4_read_back_unchanged_as_text() {
+    let Some(db) = TestDb::create() else { return };
+    let mut store = db.open();
+    conformance::enrolled(&mut store, "dddddddddddddddddddddddd");
+    // Back to version 3: the payload column as it was, one summary stored in it.
+    let payload = r#"{"seq":1,"week":"2026-W49","counts":{"hosts_alive":3},"note":"<b>'\"x\"</b>"}"#;
+    store
+        .client()
+        .expect("client")
+        .batch_execute(&format!(
+            "ALTER TABLE summaries ALTER COLUMN payload TYPE JSONB USING payload::jsonb;
+             DELETE FROM schema_migrations WHERE version = 4;
+             INSERT INTO summaries (agent, seq, week, received_at, payload, digest)
+                 VALUES ('dddddddddddddddddddddddd', 1, '2026-W49', 0, '{}'::jsonb, 'd1');",
+            payload.replace('\'', "''")
+        ))
+        .expect("a version 3 database");
+    drop(store);
+    let mut store = db.open();
+    assert_eq!(store.schema_version().expect("version") as usize, migrations::POSTGRES.len());
+    let kind: String = store
+        .client()
+        .expect("client")
+        .query_one("SELECT data_type FROM information_schema.columns WHERE table_name = 'summaries' AND column_name = 'payload'", &[])
+        .expect("column")
+        .get(0);
+    assert_eq!(kind, "text");
+    let mut read = Vec::new();
+    store
+        .each_summary(&mut |s| {
+            read.push(s.payload);
+            Ok(())
+        })
+        .expect("each summary");
+    let value = |text: &str| serde_json::from_str::<serde_json::Value>(text).expect("JSON");
+    assert_eq!(read.len(), 1);
+    assert_eq!(value(&read[0]), value(payload), "the same JSON, whatever jsonb did to its spacing");
+}
+
+#[test]
 fn concurrent_opens_migrate_once() {
     let Some(db) = TestDb::create() else { return };
     let url = db.url.clone();
