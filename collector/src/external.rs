@@ -21,8 +21,9 @@ use wijk_protocol::topics;
 
 use crate::ca::Ca;
 use crate::feed::AdviceOut;
+use crate::ingest::answers::Publication;
 use crate::ingest::throttle::Throttle;
-use crate::ingest::{Message, Outgoing};
+use crate::ingest::Message;
 use crate::pipeline::ReceiptSink;
 
 /// wijkpost's client name on an external broker (its certificate's CN and O).
@@ -161,9 +162,9 @@ impl ClientSink {
 }
 
 impl ReceiptSink for ClientSink {
-    fn publish(&mut self, out: &Outgoing) -> Result<(), String> {
+    fn publish(&mut self, out: &Publication) -> Result<(), String> {
         // QoS 0: a lost receipt costs a resend of the summary, answered `duplicate` (docs/protocol.md).
-        let publish = self.client.publish(out.topic.clone(), QoS::AtMostOnce, false, out.receipt.to_bytes());
+        let publish = self.client.publish(out.topic.clone(), QoS::AtMostOnce, false, out.payload.clone());
         self.runtime.block_on(publish).map_err(|e| e.to_string())
     }
 

@@ -1,7 +1,8 @@
 //! The pipeline between the broker and the store: a reader task turns the broker's messages into
 //! [`Message`]s on a bounded channel, one ingest thread takes them in batches, hands each batch to
 //! the judges ([`Ingest::start_judging`]) and stores the judged ones while the judges take the next
-//! ([`spawn_ingest`]), and the receipts go back out through a [`ReceiptSink`].
+//! ([`spawn_ingest`]), and the receipts go back out through a [`ReceiptSink`], several of an agent
+//! in one message where it reads that ([`crate::ingest::answers`]).
 //!
 //! The channel is bounded, so a slow store slows the reader and the broker buffers (and agents keep
 //! their outboxes); a batch the store refuses (a full disk, a database down) is retried with
@@ -22,16 +23,17 @@ use tokio_util::sync::CancellationToken;
 use wijk_protocol::topics;
 
 use crate::feed::{AdviceOut, ADVICE_INTERVAL};
+use crate::ingest::answers::{bundle, Publication};
 use crate::ingest::throttle::{Throttle, TICK};
-use crate::ingest::{Ingest, Judged, Judging, Message, NotDone, Outgoing, MAX_BATCH};
+use crate::ingest::{Ingest, Judged, Judging, Message, NotDone, MAX_BATCH};
 
 /// Messages waiting for the ingest thread.
 pub const QUEUE: usize = 8192;
 
 /// Where receipts and advice go.
 pub trait ReceiptSink: Send {
-    /// Publishes one receipt; an error is logged (the agent sends its summary again).
-    fn publish(&mut self, out: &Outgoing) -> Result<(), String>;
+    /// Publishes one receipt message; an error is logged (the agent sends its summaries again).
+    fn publish(&mut self, out: &Publication) -> Result<(), String>;
 
     /// Publishes an advice document, retained; an error is logged (the next round sends it again).
     fn publish_advice(&mut self, out: &AdviceOut) -> Result<(), String>;
@@ -51,8 +53,8 @@ impl std::fmt::Debug for LinkTxHolder {
 }
 
 impl ReceiptSink for LinkSink {
-    fn publish(&mut self, out: &Outgoing) -> Result<(), String> {
-        self.0 .0.publish(out.topic.clone(), out.receipt.to_bytes()).map(|_| ()).map_err(|e| e.to_string())
+    fn publish(&mut self, out: &Publication) -> Result<(), String> {
+        self.0 .0.publish(out.topic.clone(), out.payload.clone()).map(|_| ()).map_err(|e| e.to_string())
     }
 
     fn publish_advice(&mut self, out: &AdviceOut) -> Result<(), String> {
@@ -162,9 +164,9 @@ pub fn spawn_ingest(
             top_up(&mut ingest, &mut ahead, &mut queue);
             let size = group.iter().map(Judged::len).sum();
             let first = ingest.commit(group);
-            for out in &until_done(first, size, STORE, |group| ingest.commit(group)) {
+            for out in &bundle(&until_done(first, size, STORE, |group| ingest.commit(group))) {
                 if let Err(e) = sink.publish(out) {
-                    tracing::warn!("receipt for {} not published: {e}", out.topic);
+                    tracing::warn!("receipt for {} summaries on {} not published: {e}", out.answers, out.topic);
                 }
             }
             publish_advice(&mut ingest, sink.as_mut(), ahead.is_empty() && queue.is_empty());

@@ -3,7 +3,8 @@
 //! Everything both ends must agree on byte for byte lives here, and nothing here performs I/O:
 //! - [`summary`]: the anonymised [`Summary`] an agent sends (`wijk.summary/1`), its bounds and
 //!   validation, and the [`SignedSummary`] envelope carrying an Ed25519 signature over its canonical bytes;
-//! - [`receipt`]: wijkpost's [`Receipt`] for each summary (`stored`, `duplicate`, `rejected` + reason);
+//! - [`receipt`]: wijkpost's [`Receipt`] for each summary (`stored`, `duplicate`, `rejected` + reason),
+//!   and the [`BatchReceipt`] answering several summaries of one agent at once;
 //! - [`advice`]: the retained [`Advice`] wijkpost keeps for each agent;
 //! - [`enroll`]: the one-time [`EnrollToken`] and the enrollment request and answer;
 //! - [`topics`]: the MQTT topic scheme (DESIGN.md, "MQTT topics").
@@ -18,7 +19,7 @@ pub mod summary;
 
 pub use advice::Advice;
 pub use enroll::{EnrollRequest, EnrollResponse, EnrollToken};
-pub use receipt::{Receipt, ReceiptStatus};
+pub use receipt::{read_receipts, BatchReceipt, Receipt, ReceiptStatus};
 pub use summary::{SignedSummary, Summary, SummaryError};
 
 /// Schema identifier of the agent's local report (`report.json`).
@@ -27,11 +28,19 @@ pub const REPORT_SCHEMA: &str = "wijkagent.report/1";
 /// Schema identifier of the anonymised summary an agent sends to wijkpost.
 pub const SUMMARY_SCHEMA: &str = "wijk.summary/1";
 
-/// Schema identifier of the signed envelope around a summary (the MQTT payload).
-pub const SIGNED_SUMMARY_SCHEMA: &str = "wijk.signed-summary/1";
+/// Schema identifier of the signed envelope around a summary (the MQTT payload) that agents write:
+/// it lists the receipt schemas the agent reads.
+pub const SIGNED_SUMMARY_SCHEMA: &str = "wijk.signed-summary/2";
 
-/// Schema identifier of a receipt.
+/// The first envelope, without the list of receipt schemas; wijkpost still reads it (older agents,
+/// and outbox entries written before an agent's update) and answers it with `wijk.receipt/1` only.
+pub const SIGNED_SUMMARY_SCHEMA_1: &str = "wijk.signed-summary/1";
+
+/// Schema identifier of a receipt for one summary.
 pub const RECEIPT_SCHEMA: &str = "wijk.receipt/1";
+
+/// Schema identifier of a receipt for several summaries of one agent (stored or duplicate).
+pub const BATCH_RECEIPT_SCHEMA: &str = "wijk.receipt/2";
 
 /// Schema identifier of the advice document.
 pub const ADVICE_SCHEMA: &str = "wijk.advice/1";

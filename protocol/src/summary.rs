@@ -1,4 +1,5 @@
-//! The anonymised summary (`wijk.summary/1`) and its signed envelope (`wijk.signed-summary/1`).
+//! The anonymised summary (`wijk.summary/1`) and its signed envelope (`wijk.signed-summary/2`, which
+//! also lists the receipt schemas the agent reads; `/1`, without that list, is still read).
 //!
 //! A summary holds only counts and identifiers from closed vocabularies: weakness ids and service
 //! kinds are slugs (`[a-z0-9][a-z0-9.-]*`), everything else is a number, a flag or a fixed word. No
@@ -14,7 +15,7 @@
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::{is_agent_id, SIGNED_SUMMARY_SCHEMA, SUMMARY_SCHEMA};
+use crate::{is_agent_id, BATCH_RECEIPT_SCHEMA, SIGNED_SUMMARY_SCHEMA, SIGNED_SUMMARY_SCHEMA_1, SUMMARY_SCHEMA};
 
 /// Largest MQTT payload accepted for a signed summary.
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
@@ -24,6 +25,8 @@ pub const MAX_SERVICE_KINDS: usize = 128;
 pub const MAX_WEAKNESSES: usize = 256;
 /// Largest count (the agent's scope is capped at 2^24 addresses).
 pub const MAX_COUNT: u32 = 1 << 24;
+/// Most receipt schemas an envelope lists.
+pub const MAX_RECEIPT_SCHEMAS: usize = 8;
 /// Longest slug (weakness id, service kind).
 pub const MAX_SLUG: usize = 48;
 /// Bytes signed before the canonical JSON, so a signature over a summary means nothing elsewhere.
@@ -183,7 +186,9 @@ pub enum SummaryError {
     #[error("not a readable signed summary: {0}")]
     Malformed(String),
     /// A schema this version does not read.
-    #[error("unknown schema {0:?} (this wijkpost reads {SIGNED_SUMMARY_SCHEMA} with {SUMMARY_SCHEMA})")]
+    #[error(
+        "unknown schema {0:?} (this wijkpost reads {SIGNED_SUMMARY_SCHEMA} and {SIGNED_SUMMARY_SCHEMA_1} with {SUMMARY_SCHEMA})"
+    )]
     UnknownSchema(String),
     /// A value out of bounds or of the wrong form.
     #[error("invalid field {field}: {why}")]
@@ -374,8 +379,13 @@ impl Summary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignedSummary {
-    /// Always [`SIGNED_SUMMARY_SCHEMA`].
+    /// [`SIGNED_SUMMARY_SCHEMA`], or [`SIGNED_SUMMARY_SCHEMA_1`] from an older agent.
     pub schema: String,
+    /// The receipt schemas beyond `wijk.receipt/1` (which every agent reads) that the agent reads,
+    /// such as [`BATCH_RECEIPT_SCHEMA`]; present in `/2` only. Not signed: it decides no more than
+    /// the form of the agent's own receipts, and only the agent may publish on its topic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receipts: Vec<String>,
     /// The summary.
     pub summary: Summary,
     /// Ed25519 signature over [`Summary::canonical_bytes`], base64 (standard alphabet, padded).
@@ -383,15 +393,22 @@ pub struct SignedSummary {
 }
 
 impl SignedSummary {
-    /// Normalises `summary` and signs it with the agent's key.
+    /// Normalises `summary` and signs it with the agent's key, in the envelope this version writes
+    /// (it reads batch receipts).
     pub fn sign(mut summary: Summary, key: &SigningKey) -> SignedSummary {
         summary.normalise();
         let signature = key.sign(&summary.canonical_bytes());
         SignedSummary {
             schema: SIGNED_SUMMARY_SCHEMA.to_string(),
+            receipts: vec![BATCH_RECEIPT_SCHEMA.to_string()],
             summary,
             signature: base64_encode(&signature.to_bytes()),
         }
+    }
+
+    /// Whether the agent reads `wijk.receipt/2` (several of its summaries answered at once).
+    pub fn reads_batch_receipts(&self) -> bool {
+        self.receipts.iter().any(|r| r == BATCH_RECEIPT_SCHEMA)
     }
 
     /// The payload bytes (compact JSON).
@@ -410,8 +427,13 @@ impl SignedSummary {
             // Tell an unknown schema (a newer agent) apart from a broken payload.
             Err(e) => return Err(schema_error(payload).unwrap_or_else(|| SummaryError::Malformed(e.to_string()))),
         };
-        if signed.schema != SIGNED_SUMMARY_SCHEMA {
-            return Err(SummaryError::UnknownSchema(signed.schema.chars().take(64).collect()));
+        match signed.schema.as_str() {
+            SIGNED_SUMMARY_SCHEMA => check_receipt_schemas(&signed.receipts)?,
+            SIGNED_SUMMARY_SCHEMA_1 if signed.receipts.is_empty() => {}
+            SIGNED_SUMMARY_SCHEMA_1 => {
+                return Err(SummaryError::Malformed(format!("unknown field `receipts` in {SIGNED_SUMMARY_SCHEMA_1}")))
+            }
+            other => return Err(SummaryError::UnknownSchema(other.chars().take(64).collect())),
         }
         signed.summary.validate()?;
         Ok(signed)
@@ -429,14 +451,36 @@ impl SignedSummary {
     }
 }
 
-/// For a payload that is not a signed summary of this version: the unknown schema it names, if it
-/// names one (outer first, then the summary's).
+/// The list of receipt schemas of a `/2` envelope: 1 to [`MAX_RECEIPT_SCHEMAS`] ids of the form
+/// `name/N` (ids this version does not know are allowed: the agent may read newer ones).
+fn check_receipt_schemas(receipts: &[String]) -> Result<(), SummaryError> {
+    if receipts.is_empty() || receipts.len() > MAX_RECEIPT_SCHEMAS {
+        return Err(invalid("receipts", format!("1 to {MAX_RECEIPT_SCHEMAS} receipt schemas, not {}", receipts.len())));
+    }
+    let well_formed = |id: &str| {
+        id.len() <= MAX_SLUG
+            && id
+                .split_once('/')
+                .is_some_and(|(name, n)| is_slug(name) && n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty())
+    };
+    match receipts.iter().find(|id| !well_formed(id)) {
+        Some(bad) => {
+            Err(invalid("receipts", format!("{:?} is not a schema id", bad.chars().take(64).collect::<String>())))
+        }
+        None => Ok(()),
+    }
+}
+
+/// For a payload that is not a signed summary of a version this one reads: the unknown schema it
+/// names, if it names one (outer first, then the summary's).
 fn schema_error(payload: &[u8]) -> Option<SummaryError> {
     let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
     let outer = value.get("schema").and_then(|s| s.as_str()).unwrap_or("");
     let inner = value.get("summary").and_then(|s| s.get("schema")).and_then(|s| s.as_str()).unwrap_or("");
-    let unknown = [outer, inner].into_iter().zip([SIGNED_SUMMARY_SCHEMA, SUMMARY_SCHEMA]).find(|(f, k)| f != k);
-    unknown.map(|(found, _)| SummaryError::UnknownSchema(found.chars().take(64).collect()))
+    if ![SIGNED_SUMMARY_SCHEMA, SIGNED_SUMMARY_SCHEMA_1].contains(&outer) {
+        return Some(SummaryError::UnknownSchema(outer.chars().take(64).collect()));
+    }
+    (inner != SUMMARY_SCHEMA).then(|| SummaryError::UnknownSchema(inner.chars().take(64).collect()))
 }
 
 /// Base64, standard alphabet with padding.

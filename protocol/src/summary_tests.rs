@@ -43,6 +43,26 @@ fn a_signed_summary_travels_and_verifies() {
 }
 
 #[test]
+fn an_envelope_says_which_receipts_its_agent_reads_and_the_first_one_still_reads() {
+    let signed = SignedSummary::sign(sample(), &key(1));
+    assert_eq!((signed.schema.as_str(), signed.reads_batch_receipts()), (SIGNED_SUMMARY_SCHEMA, true));
+    // An older agent's envelope: no list, the same signature over the same summary.
+    let mut older = signed.clone();
+    older.schema = SIGNED_SUMMARY_SCHEMA_1.into();
+    older.receipts.clear();
+    let text = String::from_utf8(older.to_bytes()).expect("utf8");
+    assert!(text.starts_with(r#"{"schema":"wijk.signed-summary/1","summary":"#), "{text}");
+    let back = SignedSummary::decode(text.as_bytes()).expect("the first envelope reads");
+    back.verify(&key(1).verifying_key()).expect("verifies");
+    assert!(!back.reads_batch_receipts());
+    // A newer agent may list receipt schemas this version does not know.
+    let mut newer = signed;
+    newer.receipts = vec!["wijk.receipt/3".into()];
+    let back = SignedSummary::decode(&newer.to_bytes()).expect("unknown receipt schemas are allowed");
+    assert!(!back.reads_batch_receipts());
+}
+
+#[test]
 fn formatting_does_not_matter_but_every_value_does() {
     let signed = SignedSummary::sign(sample(), &key(1));
     let pretty = serde_json::to_vec_pretty(&signed).expect("json");
@@ -65,7 +85,11 @@ fn payloads_out_of_shape_are_refused_with_their_reason() {
         (vec![0xff, 0x00, 0x13], "malformed"),
         (vec![b' '; MAX_PAYLOAD_BYTES + 1], "too-large"),
         (b"{}".to_vec(), "unknown-schema"),
-        (good.replace("wijk.signed-summary/1", "wijk.signed-summary/9").into_bytes(), "unknown-schema"),
+        (good.replace("wijk.signed-summary/2", "wijk.signed-summary/9").into_bytes(), "unknown-schema"),
+        (good.replace("\"wijk.signed-summary/2\"", "\"wijk.signed-summary/1\"").into_bytes(), "malformed"),
+        (good.replace(r#"["wijk.receipt/2"]"#, "[]").into_bytes(), "invalid"),
+        (good.replace(r#""wijk.receipt/2""#, r#""<img src=x>""#).into_bytes(), "invalid"),
+        (good.replace(r#""wijk.receipt/2""#, &[r#""wijk.receipt/2""#; 9].join(",")).into_bytes(), "invalid"),
         (good.replace("\"wijk.summary/1\"", "\"wijk.summary/2\"").into_bytes(), "unknown-schema"),
         (good.replacen("\"complete\":true", "\"complete\":true,\"hostname\":\"dc01\"", 1).into_bytes(), "malformed"),
         (good.replacen("\"seq\":7", "\"seq\":-7", 1).into_bytes(), "malformed"),

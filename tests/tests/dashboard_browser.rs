@@ -175,9 +175,8 @@ fn push_summaries(collector: &Collector, work: &Path) {
     let report_path = self_report(&work.join("report")).expect("scan --self");
     let report = wijkagent::report::diff::load(&report_path).expect("report");
     let agents = uplink::prepare(collector, &work.join("agents"), &report, AGENTS, 1).expect("enroll agents");
-    let topic = wijk_protocol::topics::summary;
-    let receipt = wijk_protocol::topics::receipt;
-    uplink::run(&collector.broker_url, &agents, topic, receipt, &[]).expect("summaries pushed and answered");
+    uplink::run(&collector.broker_url, &agents, uplink::Route::summaries(), &[])
+        .expect("summaries pushed and answered");
 }
 
 #[test]

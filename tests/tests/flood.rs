@@ -33,7 +33,7 @@ use wijk_lab::bench::uplink::{prepare, BenchAgent};
 use wijk_lab::collector::{metric, metric_sum, peak_rss, self_report, Collector};
 use wijk_lab::process::run_bounded;
 use wijk_lab::{agent, mqtt};
-use wijk_protocol::{topics, Receipt, ReceiptStatus, SignedSummary};
+use wijk_protocol::{read_receipts, topics, ReceiptStatus, SignedSummary};
 use wijkpost::ingest::throttle::{DEFAULT_BURST, DEFAULT_RATE};
 
 /// Well-behaved agents.
@@ -315,10 +315,13 @@ async fn well_behaved(
         let Ok(event) = tokio::time::timeout_at(deadline, events.poll()).await else { break };
         if let Event::Incoming(Packet::Publish(p)) = event.context("good agent's connection")? {
             if p.topic == answer {
-                let receipt = Receipt::decode(&p.payload).context("a receipt")?;
-                let at = sent.lock().ok().and_then(|s| s.get(&receipt.seq).copied());
-                let delay = at.map(|t| t.elapsed()).context("a receipt for a summary not sent")?;
-                answers.push((receipt.seq, delay, receipt.status));
+                let receipts = read_receipts(&p.payload);
+                anyhow::ensure!(!receipts.is_empty(), "not a receipt: {}", String::from_utf8_lossy(&p.payload));
+                for receipt in receipts {
+                    let at = sent.lock().ok().and_then(|s| s.get(&receipt.seq).copied());
+                    let delay = at.map(|t| t.elapsed()).context("a receipt for a summary not sent")?;
+                    answers.push((receipt.seq, delay, receipt.status));
+                }
             }
         }
     }

@@ -180,6 +180,25 @@ fn travel(work: &Path, report_path: &Path, db: Option<&PgDatabase>) {
     let agent_id = identity["agent_id"].as_str().expect("agent id").to_string();
     assert!(store.agent(&agent_id).expect("agent").is_some());
 
+    // An outbox entry written before the agent's update (the first envelope, `wijk.signed-summary/1`)
+    // still goes out and is answered in the form that agent read (`wijk.receipt/1`).
+    let loaded = wijkagent::uplink::state::State::load(&state).expect("state");
+    let report = wijkagent::report::diff::load(report_path).expect("report");
+    let outbox = loaded.outbox().expect("outbox");
+    let old_seq = outbox
+        .append(|seq| {
+            let summary = wijkagent::summary::summarise(&report, &agent_id, seq);
+            let mut signed = wijk_protocol::SignedSummary::sign(summary, &loaded.signing_key);
+            signed.schema = wijk_protocol::SIGNED_SUMMARY_SCHEMA_1.into();
+            signed.receipts.clear();
+            signed.to_bytes()
+        })
+        .expect("an entry in the first envelope");
+    let pushed = run(&[os("push"), os("--state"), state.as_os_str(), os("--timeout"), os("60")]);
+    assert!(pushed.success() && pushed.stdout.contains("stored: 1,"), "{}", pushed.describe());
+    assert_eq!(outbox_len(&state), 0, "the first envelope's receipt empties the outbox too");
+    assert_eq!(store.count_summaries().expect("count"), 2, "seq {old_seq} stored");
+
     // A push with nothing waiting is quick and says so.
     let idle = run(&[os("push"), os("--state"), state.as_os_str(), os("--audit-log"), audit.as_os_str()]);
     assert!(idle.success() && idle.stdout.contains("stored: 0,"), "{}", idle.describe());

@@ -1,8 +1,8 @@
 //! `wijkagent push`: the outbox delivered over MQTT with TLS and the client certificate.
 //!
 //! One connection at a time: subscribe to the agent's receipt and advice topics, publish every entry
-//! waiting (QoS 1), and act on each receipt: `stored` and `duplicate` delete the entry, `rejected`
-//! sets it aside with the reason. A broken connection is dropped whole (a new one subscribes again
+//! waiting (QoS 1), and act on each receipt (one per message, or several of a `wijk.receipt/2`):
+//! `stored` and `duplicate` delete the entry, `rejected` sets it aside with the reason. A broken connection is dropped whole (a new one subscribes again
 //! and publishes whatever still waits), after a back-off of 1, 2, 4, ... up to 30 seconds, until the
 //! outbox is empty or the deadline passes. A connection that stays up but brings no receipt for 10
 //! seconds (wijkpost restarted behind a broker that kept the connection) sends the waiting entries
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use tokio::time::Instant;
-use wijk_protocol::{topics, Receipt, ReceiptStatus, SignedSummary};
+use wijk_protocol::{read_receipts, topics, ReceiptStatus, SignedSummary};
 
 use super::state::{State, CA_CERT, CLIENT_CERT, CLIENT_KEY};
 use super::UplinkError;
@@ -167,25 +167,27 @@ async fn connection(
                 }
             }
             Event::Incoming(Packet::Publish(p)) if p.topic == receipt_topic => {
-                let Some(receipt) = Receipt::decode(&p.payload) else { continue };
-                if !waiting.remove(&receipt.seq) {
-                    continue;
+                // One receipt, or several in a `wijk.receipt/2`; anything else reads as none.
+                for receipt in read_receipts(&p.payload) {
+                    if !waiting.remove(&receipt.seq) {
+                        continue;
+                    }
+                    quiet_since = Instant::now();
+                    let seq = receipt.seq;
+                    match receipt.status {
+                        ReceiptStatus::Stored => {
+                            outcome.stored += usize::from(outbox.acknowledge(seq).map_err(|e| e.to_string())?)
+                        }
+                        ReceiptStatus::Duplicate => {
+                            outcome.duplicates += usize::from(outbox.acknowledge(seq).map_err(|e| e.to_string())?)
+                        }
+                        ReceiptStatus::Rejected => {
+                            let reason = receipt.reason.as_deref().unwrap_or("rejected");
+                            outcome.rejected += usize::from(outbox.set_aside(seq, reason).map_err(|e| e.to_string())?)
+                        }
+                    }
+                    on_event(&PushEvent::Receipt { seq, status: receipt.status, reason: receipt.reason });
                 }
-                quiet_since = Instant::now();
-                let seq = receipt.seq;
-                match receipt.status {
-                    ReceiptStatus::Stored => {
-                        outcome.stored += usize::from(outbox.acknowledge(seq).map_err(|e| e.to_string())?)
-                    }
-                    ReceiptStatus::Duplicate => {
-                        outcome.duplicates += usize::from(outbox.acknowledge(seq).map_err(|e| e.to_string())?)
-                    }
-                    ReceiptStatus::Rejected => {
-                        let reason = receipt.reason.as_deref().unwrap_or("rejected");
-                        outcome.rejected += usize::from(outbox.set_aside(seq, reason).map_err(|e| e.to_string())?)
-                    }
-                }
-                on_event(&PushEvent::Receipt { seq, status: receipt.status, reason: receipt.reason });
             }
             Event::Incoming(Packet::Publish(p))
                 if p.topic == advice_topic

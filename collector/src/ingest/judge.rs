@@ -28,8 +28,15 @@ use crate::store::SummaryRow;
 
 /// What one message became before the store had its say.
 pub(super) enum Verdict {
-    /// Good: store it (the row, and the summary it holds).
-    Good(SummaryRow, Box<Summary>),
+    /// Good: store it.
+    Good {
+        /// The row to store.
+        row: SummaryRow,
+        /// The summary it holds.
+        summary: Box<Summary>,
+        /// Whether its agent reads `wijk.receipt/2` (its envelope said so).
+        batch_receipts: bool,
+    },
     /// Refused.
     Refused(Refusal),
 }
@@ -67,8 +74,9 @@ pub(super) fn judge_batch(
         .map(|r| match r {
             Err(refusal) => Verdict::Refused(refusal),
             Ok(p) if valid.next().unwrap_or(false) => {
+                let batch_receipts = p.signed.reads_batch_receipts();
                 let (row, summary) = row(p, now);
-                Verdict::Good(row, Box::new(summary))
+                Verdict::Good { row, summary: Box::new(summary), batch_receipts }
             }
             Ok(p) => Verdict::Refused(refused(&p.agent, p.signed.summary.seq, SummaryError::BadSignature)),
         })

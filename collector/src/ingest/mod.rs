@@ -29,6 +29,7 @@ use crate::feed::{AdviceOut, Feed};
 use crate::org::Org;
 use crate::store::{Outcome, Rejected, Store, StoreError, SummaryRow, REJECTED_KEEP};
 
+pub mod answers;
 mod judge;
 pub mod throttle;
 use judge::{Refusal, Verdict};
@@ -62,13 +63,16 @@ impl Message {
     }
 }
 
-/// A receipt to publish.
+/// A receipt to publish ([`answers::bundle`] turns these into publications).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
     /// The agent's receipt topic.
     pub topic: String,
     /// The receipt.
     pub receipt: Receipt,
+    /// Whether it may go in a `wijk.receipt/2` with others of its agent (the agent reads them, and
+    /// it is not a refusal).
+    pub batch: bool,
 }
 
 /// Counters for `/metrics` and the logs.
@@ -336,7 +340,7 @@ impl Committer {
         let rows: Vec<&SummaryRow> = group
             .iter()
             .flat_map(|judged| &judged.verdicts)
-            .filter_map(|v| if let Verdict::Good(row, _) = v { Some(row) } else { None })
+            .filter_map(|v| if let Verdict::Good { row, .. } = v { Some(row) } else { None })
             .collect();
         let outcomes = match self.store.store_summaries(&rows) {
             Ok(o) => o,
@@ -350,19 +354,19 @@ impl Committer {
         // What the store said, per message: a stored or duplicate status, or a refusal.
         let mut outcomes = outcomes.into_iter();
         let messages = group.iter().map(Judged::len).sum();
-        let mut settled: Vec<Result<(SummaryRow, ReceiptStatus), Refusal>> = Vec::with_capacity(messages);
+        let mut settled: Vec<Result<(SummaryRow, ReceiptStatus, bool), Refusal>> = Vec::with_capacity(messages);
         let mut stored = Vec::with_capacity(outcomes.len());
         let mut rejected = Vec::new();
         let mut oldest = None;
         for Judged { batch, verdicts, now } in group {
             for (verdict, message) in verdicts.into_iter().zip(&batch) {
                 let verdict = match verdict {
-                    Verdict::Good(row, summary) => match outcomes.next() {
+                    Verdict::Good { row, summary, batch_receipts } => match outcomes.next() {
                         Some(Outcome::Stored) => {
                             if let Some(org) = self.orgs.get(&row.agent) {
                                 stored.push((org.clone(), row.agent.clone(), row.seq, row.received_at, *summary));
                             }
-                            Ok((row, ReceiptStatus::Stored))
+                            Ok((row, ReceiptStatus::Stored, batch_receipts))
                         }
                         Some(Outcome::Conflict) => Err(Refusal {
                             agent: Some(row.agent),
@@ -370,7 +374,7 @@ impl Committer {
                             reason: "seq-conflict",
                             detail: CONFLICT_DETAIL.to_string(),
                         }),
-                        Some(Outcome::Duplicate) | None => Ok((row, ReceiptStatus::Duplicate)),
+                        Some(Outcome::Duplicate) | None => Ok((row, ReceiptStatus::Duplicate, batch_receipts)),
                     },
                     Verdict::Refused(refusal) => Err(refusal),
                 };
@@ -411,14 +415,15 @@ impl Committer {
         Ok(settled.into_iter().filter_map(|verdict| self.receipt(verdict)).collect())
     }
 
-    /// The receipt for a settled message, counted; `None` for a refused message whose topic
-    /// names no agent (there is no one to answer).
-    fn receipt(&self, settled: Result<(SummaryRow, ReceiptStatus), Refusal>) -> Option<Outgoing> {
+    /// The receipt for a settled message (with whether its agent reads batch receipts), counted;
+    /// `None` for a refused message whose topic names no agent (there is no one to answer).
+    fn receipt(&self, settled: Result<(SummaryRow, ReceiptStatus, bool), Refusal>) -> Option<Outgoing> {
         match settled {
-            Ok((row, status)) => {
+            Ok((row, status, batch)) => {
                 let counter = if status == ReceiptStatus::Stored { &self.stats.stored } else { &self.stats.duplicates };
                 counter.fetch_add(1, Ordering::Relaxed);
-                Some(Outgoing { topic: topics::receipt(&row.agent), receipt: Receipt::new(row.seq, status, None) })
+                let receipt = Receipt::new(row.seq, status, None);
+                Some(Outgoing { topic: topics::receipt(&row.agent), receipt, batch })
             }
             Err(Refusal { agent, seq, reason, detail }) => {
                 self.stats.reject(reason);
@@ -426,6 +431,7 @@ impl Committer {
                 Some(Outgoing {
                     topic: topics::receipt(&agent?),
                     receipt: Receipt::new(seq, ReceiptStatus::Rejected, Some(why)),
+                    batch: false,
                 })
             }
         }
@@ -446,7 +452,7 @@ pub fn judge_one(
         keys.insert(agent.to_string(), key);
     }
     match judge::judge_batch(std::slice::from_ref(message), &keys, now).pop() {
-        Some(Verdict::Good(row, _)) => Ok(row),
+        Some(Verdict::Good { row, .. }) => Ok(row),
         Some(Verdict::Refused(refusal)) => Err((refusal.reason, refusal.detail)),
         None => Err(("empty", "a batch of one message gave no verdict".to_string())),
     }

@@ -113,6 +113,37 @@ fn good_summaries_are_stored_once_and_answered() {
 }
 
 #[test]
+fn only_agents_whose_envelope_says_so_are_answered_in_batches_and_never_a_refusal() {
+    let (_dir, mut ingest, _) = setup();
+    let mut older = SignedSummary::sign(summary(A, 2), &key(A));
+    older.schema = wijk_protocol::SIGNED_SUMMARY_SCHEMA_1.into();
+    older.receipts.clear();
+    let mut tampered = SignedSummary::sign(summary(A, 3), &key(A));
+    tampered.summary.counts.hosts_alive = 2;
+    let batch = [
+        message(A, signed(A, 1)),
+        message(A, older.to_bytes()),
+        message(A, tampered.to_bytes()),
+        message(A, signed(A, 1)),
+    ];
+    let receipts = ingest.handle(&batch, now()).expect("handled");
+    let seen: Vec<(u64, ReceiptStatus, bool)> =
+        receipts.iter().map(|o| (o.receipt.seq, o.receipt.status, o.batch)).collect();
+    assert_eq!(
+        seen,
+        [
+            (1, ReceiptStatus::Stored, true),
+            (2, ReceiptStatus::Stored, false),
+            (3, ReceiptStatus::Rejected, false),
+            (1, ReceiptStatus::Duplicate, true),
+        ]
+    );
+    // On the wire: one batch for seq 1 twice (stored, then duplicate), the others alone.
+    let published: Vec<usize> = answers::bundle(&receipts).iter().map(|p| p.answers).collect();
+    assert_eq!(published, [2, 1, 1]);
+}
+
+#[test]
 fn batches_judged_ahead_and_committed_together_are_answered_as_if_alone() {
     let (_dir, mut ingest, stats) = setup();
     let first: Vec<Message> = (1..=100).map(|seq| message(A, signed(A, seq))).collect();

@@ -129,16 +129,37 @@ pub fn prepare(
     Ok(out)
 }
 
-/// Every agent publishes its payloads on `topic_of(agent)` and counts what comes back on
-/// `answer_of(agent)`; returns messages per second from the common start to the last answer, and
-/// the CPU time per message that this process and `pids` used meanwhile.
-pub fn run(
-    broker: &str,
-    agents: &[BenchAgent],
-    topic_of: fn(&str) -> String,
-    answer_of: fn(&str) -> String,
-    pids: &[u32],
-) -> Result<Rate> {
+/// Where the load generator publishes and what answers it counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// The topic an agent publishes on.
+    pub topic_of: fn(&str) -> String,
+    /// The topic its answers come on.
+    pub answer_of: fn(&str) -> String,
+    /// How many of its messages one answer payload answers.
+    pub answers_in: fn(&[u8]) -> usize,
+}
+
+impl Route {
+    /// Summaries to wijkpost, answered by receipts (several in one `wijk.receipt/2`).
+    pub fn summaries() -> Route {
+        Route {
+            topic_of: wijk_protocol::topics::summary,
+            answer_of: wijk_protocol::topics::receipt,
+            answers_in: |payload| wijk_protocol::read_receipts(payload).len(),
+        }
+    }
+
+    /// The raw broker: each message delivered back on `topic_of`, the topic it was published on.
+    pub fn echo(topic_of: fn(&str) -> String) -> Route {
+        Route { topic_of, answer_of: topic_of, answers_in: |_| 1 }
+    }
+}
+
+/// Every agent publishes its payloads on its `route` topic and counts the answers that come back;
+/// returns messages per second from the common start to the last answer, and the CPU time per
+/// message that this process and `pids` used meanwhile.
+pub fn run(broker: &str, agents: &[BenchAgent], route: Route, pids: &[u32]) -> Result<Rate> {
     let pids: Vec<u32> = std::iter::once(std::process::id()).chain(pids.iter().copied()).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
@@ -149,7 +170,7 @@ pub fn run(
             let (state, id) = (&agent.state, &agent.id);
             let (client, mut events) = crate::mqtt::agent_client(broker, state, &format!("{id}-bench"), 4096)?;
             let (topic, answer, payloads, barrier) =
-                (topic_of(id), answer_of(id), agent.payloads.clone(), barrier.clone());
+                ((route.topic_of)(id), (route.answer_of)(id), agent.payloads.clone(), barrier.clone());
             let answered_all = answered_all.clone();
             let want = payloads.len();
             tasks.push(tokio::spawn(async move {
@@ -174,8 +195,9 @@ pub fn run(
                 while answered < want {
                     if let Event::Incoming(Packet::Publish(p)) = events.poll().await? {
                         if p.topic == answer {
-                            answered += 1;
-                            answered_all.fetch_add(1, Ordering::Relaxed);
+                            let n = (route.answers_in)(&p.payload);
+                            answered += n;
+                            answered_all.fetch_add(n, Ordering::Relaxed);
                         }
                     }
                 }

@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde_json::json;
-use wijk_lab::bench::uplink::{median, prepare, range, run, BenchAgent, Figures, Rate};
+use wijk_lab::bench::uplink::{median, prepare, range, run, BenchAgent, Figures, Rate, Route};
 use wijk_lab::brokers::{Mosquitto, PgDatabase};
 use wijk_lab::collector::{self_report, Collector};
 use wijk_lab::process::find_program;
-use wijk_protocol::topics;
 
 /// Agents (`BENCH_AGENTS`, default 10), summaries per agent and round (`BENCH_PER_AGENT`, default
 /// 10,000), and alternating rounds (raw broker, then wijkpost) per stack (`BENCH_ROUNDS`, default 5;
@@ -46,9 +45,9 @@ fn measure(
     for round in 0..rounds {
         let this: Vec<BenchAgent> = agents.iter().map(|a| a.round(round, per_agent)).collect();
         eprintln!("{stack}, round {} of {rounds}: raw broker rate", round + 1);
-        raw.push(run(broker, &this, bench_topic, bench_topic, pids)?);
+        raw.push(run(broker, &this, Route::echo(bench_topic), pids)?);
         eprintln!("{stack}, round {} of {rounds}: summaries to wijkpost", round + 1);
-        summaries.push(run(broker, &this, topics::summary, topics::receipt, pids).inspect_err(|_| {
+        summaries.push(run(broker, &this, Route::summaries(), pids).inspect_err(|_| {
             eprintln!("wijkpost logged:\n{}", log());
         })?);
         let (r, s) = (&raw[round], &summaries[round]);
