@@ -143,15 +143,27 @@ impl PgDatabase {
         let url = format!("{}/{name}", admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin));
         Ok(Some(PgDatabase { admin, name, url }))
     }
+
+    /// The server processes connected to this database now (one per connection).
+    pub fn server_pids(&self) -> Result<Vec<u32>> {
+        let sql = format!("SELECT pid FROM pg_stat_activity WHERE datname = '{}'", self.name);
+        let out = psql_output(&self.admin, &["-At", "-c", &sql])?;
+        out.lines().map(|l| l.trim().parse().with_context(|| format!("pid {l:?}"))).collect()
+    }
 }
 
 fn psql(url: &str, sql: &str) -> Result<()> {
+    psql_output(url, &["-q", "-c", sql]).map(|_| ())
+}
+
+/// What `psql URL ARGS` prints (stops at the first error).
+fn psql_output(url: &str, args: &[&str]) -> Result<String> {
     let program = find_program("psql").context("psql not installed")?;
-    let out = Command::new(program).arg(url).args(["-v", "ON_ERROR_STOP=1", "-qc", sql]).output()?;
+    let out = Command::new(program).arg(url).args(["-v", "ON_ERROR_STOP=1"]).args(args).output()?;
     if !out.status.success() {
         bail!("psql: {}", String::from_utf8_lossy(&out.stderr).trim());
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 impl Drop for PgDatabase {

@@ -2,12 +2,13 @@
 //!
 //! One connection at a time: subscribe to the agent's receipt and advice topics, publish every entry
 //! waiting (QoS 1), and act on each receipt (one per message, or several of a `wijk.receipt/2`):
-//! `stored` and `duplicate` delete the entry, `rejected` sets it aside with the reason. A broken connection is dropped whole (a new one subscribes again
-//! and publishes whatever still waits), after a back-off of 1, 2, 4, ... up to 30 seconds, until the
-//! outbox is empty or the deadline passes. A connection that stays up but brings no receipt for 10
-//! seconds (wijkpost restarted behind a broker that kept the connection) sends the waiting entries
-//! again. wijkpost stores each `(agent, seq)` once, so publishing an entry twice is harmless;
-//! nothing is deleted without its receipt.
+//! `stored` and `duplicate` delete the entry, `rejected` sets it aside with the reason. A broken
+//! connection is dropped whole (a new one subscribes again and publishes whatever still waits),
+//! after a back-off of 1, 2, 4, ... up to 30 seconds, until the outbox is empty or the deadline
+//! passes. A connection that stays up but brings no receipt for 10 seconds (wijkpost restarted
+//! behind a broker that kept the connection) sends the waiting entries again. wijkpost stores each
+//! `(agent, seq)` once, so publishing an entry twice is harmless; nothing is deleted without its
+//! receipt.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

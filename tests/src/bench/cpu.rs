@@ -43,9 +43,14 @@ pub fn thread_seconds(pid: u32) -> BTreeMap<String, f64> {
     out
 }
 
-/// The CPU seconds per thread name of every process in `pids`, as [`thread_seconds`].
+/// The CPU seconds per thread name of every process in `pids`, as [`thread_seconds`]; the same name
+/// in several processes (PostgreSQL's one process per connection) is added up.
 pub fn threads_of(pids: &[u32]) -> BTreeMap<String, f64> {
-    pids.iter().flat_map(|&p| thread_seconds(p)).collect()
+    let mut out = BTreeMap::new();
+    for (name, secs) in pids.iter().flat_map(|&p| thread_seconds(p)) {
+        *out.entry(name).or_insert(0.0) += secs;
+    }
+    out
 }
 
 /// One thread name's share of a run.
@@ -118,6 +123,23 @@ mod tests {
         assert!((loads[0].cores - 1.0).abs() < 1e-9 && (loads[0].cpu_us_per_msg - 2000.0).abs() < 1e-6);
         let all = busiest(&before, &after, 2.0, 1000, 10);
         assert_eq!(all.len(), 3, "p/c used nothing: {all:?}");
+    }
+
+    #[test]
+    fn the_same_process_twice_counts_twice() {
+        let pid = std::process::id();
+        // Enough CPU time used that counting it once instead of twice shows (bounded: 2 s).
+        let started = std::time::Instant::now();
+        let mut x = 1u64;
+        while process_seconds(pid) < 0.2 && started.elapsed() < std::time::Duration::from_secs(2) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let once = threads_of(&[pid]);
+        let twice = threads_of(&[pid, pid]);
+        let name = format!("{}/(ended threads)", process_name(pid));
+        assert!(twice.contains_key(&name) && once.len() == twice.len(), "{twice:?}");
+        let (one, two): (f64, f64) = (once.values().sum(), twice.values().sum());
+        assert!(two >= 2.0 * one - 3.0 / CLOCK_TICKS, "{one} then {two}");
     }
 
     #[test]

@@ -107,8 +107,9 @@ fn main() -> Result<()> {
                 Collector::start(&data, &["--broker", &broker.url, "--database", &db.url, "--agent-rate", "0"])?;
             let agents = prepare(&collector, &dir, &report, agents_n, per_agent * rounds)?;
             let log = || collector.log_text();
-            // PostgreSQL's server processes are not counted (one per connection, shared with others).
-            let pids = [collector.pid(), broker.pid()];
+            // With the PostgreSQL server processes of wijkpost's connections.
+            let mut pids = vec![collector.pid(), broker.pid()];
+            pids.extend(db.server_pids()?);
             figures.push(measure("mosquitto+postgres", &broker.url, &agents, (per_agent, rounds), &pids, &log)?);
             std::thread::sleep(Duration::from_millis(100));
         }
