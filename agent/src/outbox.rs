@@ -20,7 +20,8 @@
 //!   `wijkagent push REPORT` runs) never get the same number and never remove each other's
 //!   half-written entry.
 //!
-//! Acknowledging unlinks the entry and fsyncs the directory. Nothing is held in memory between calls,
+//! Acknowledging unlinks the entries one receipt message answers and fsyncs the directory once
+//! (a `wijk.receipt/2` answers up to 512). Nothing is held in memory between calls,
 //! so several processes that use the same outbox see the same queue.
 
 use std::fs;
@@ -164,14 +165,30 @@ impl Outbox {
 
     /// Removes entry `seq` once its receipt arrived; false if it was not there (already removed).
     pub fn acknowledge(&self, seq: u64) -> Result<bool, OutboxError> {
-        let path = self.entry_path(seq);
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(io_err(&path)(e)),
+        Ok(self.acknowledge_all(&[seq])? == 1)
+    }
+
+    /// Removes the entries `seqs` whose receipts arrived (several come in one `wijk.receipt/2`),
+    /// with one directory fsync for all of them; how many were there (the others were removed
+    /// before). On an error, the entries before the one that failed are removed (and durable).
+    pub fn acknowledge_all(&self, seqs: &[u64]) -> Result<usize, OutboxError> {
+        let mut removed = 0;
+        let mut failure = None;
+        for &seq in seqs {
+            let path = self.entry_path(seq);
+            match fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    failure = Some(io_err(&path)(e));
+                    break;
+                }
+            }
         }
-        fsutil::sync_dir(&self.dir).map_err(io_err(&self.dir))?;
-        Ok(true)
+        if removed > 0 {
+            fsutil::sync_dir(&self.dir).map_err(io_err(&self.dir))?;
+        }
+        failure.map_or(Ok(removed), Err)
     }
 
     /// Moves entry `seq` to `rejected/` with the reason wijkpost gave; false if it was not there.

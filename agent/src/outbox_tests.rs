@@ -93,3 +93,56 @@ fn appenders_in_parallel_never_share_a_number() {
     assert_eq!(pending.len(), 100);
     assert!(pending.iter().all(|e| e.payload == payload(e.seq)), "every entry holds its own number's payload");
 }
+
+#[test]
+fn a_receipt_for_many_removes_those_still_there_and_counts_them() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let outbox = Outbox::open(state.path()).expect("open");
+    for _ in 0..5 {
+        outbox.append(payload).expect("append");
+    }
+    assert!(outbox.acknowledge(2).expect("ack 2"));
+    assert_eq!(outbox.acknowledge_all(&[1, 2, 3, 9]).expect("ack several"), 2, "2 went before, 9 never was");
+    assert_eq!(outbox.seqs().expect("seqs"), vec![4, 5]);
+    assert_eq!(outbox.acknowledge_all(&[]).expect("none"), 0);
+}
+
+#[test]
+fn an_entry_that_cannot_be_removed_is_named_and_the_ones_before_it_are_gone() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let outbox = Outbox::open(state.path()).expect("open");
+    for _ in 0..4 {
+        outbox.append(payload).expect("append");
+    }
+    // Entry 3 replaced by a directory: unlinking it fails whatever the permissions.
+    let third = outbox.dir().join(format!("{:020}.json", 3));
+    fs::remove_file(&third).expect("rm 3");
+    fs::create_dir(&third).expect("dir 3");
+
+    let error = outbox.acknowledge_all(&[1, 3, 4]).expect_err("3 cannot go");
+    assert!(error.to_string().contains(&format!("{:020}.json", 3)), "{error}");
+    assert_eq!(outbox.seqs().expect("seqs"), vec![2, 3, 4], "1 is gone, 4 waits for its next receipt");
+}
+
+#[test]
+#[ignore = "measurement: cargo test -p wijkagent --release --lib emptying_an_outbox -- --ignored --nocapture"]
+fn emptying_an_outbox_one_by_one_and_by_batch_receipts() {
+    const ENTRIES: u64 = 2048;
+    for (how, per_receipt) in [("one receipt per entry", 1), ("wijk.receipt/2, 512 per receipt", 512)] {
+        let state = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).expect("tempdir on the project's disk");
+        let outbox = Outbox::open(state.path()).expect("open");
+        for _ in 0..ENTRIES {
+            outbox.append(payload).expect("append");
+        }
+        let seqs: Vec<u64> = (1..=ENTRIES).collect();
+        let start = std::time::Instant::now();
+        for chunk in seqs.chunks(per_receipt) {
+            assert_eq!(outbox.acknowledge_all(chunk).expect("ack"), chunk.len());
+        }
+        let took = start.elapsed();
+        println!(
+            "{how}: {ENTRIES} entries removed in {took:.2?} ({:.1} µs each)",
+            took.as_secs_f64() * 1e6 / ENTRIES as f64
+        );
+    }
+}

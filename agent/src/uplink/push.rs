@@ -16,10 +16,11 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use tokio::time::Instant;
-use wijk_protocol::{read_receipts, topics, ReceiptStatus, SignedSummary};
+use wijk_protocol::{read_receipts, topics, Receipt, ReceiptStatus, SignedSummary};
 
 use super::state::{State, CA_CERT, CLIENT_CERT, CLIENT_KEY};
 use super::UplinkError;
+use crate::outbox::Outbox;
 use crate::report::Report;
 
 /// Longest pause between two connection attempts.
@@ -169,25 +170,14 @@ async fn connection(
             }
             Event::Incoming(Packet::Publish(p)) if p.topic == receipt_topic => {
                 // One receipt, or several in a `wijk.receipt/2`; anything else reads as none.
-                for receipt in read_receipts(&p.payload) {
-                    if !waiting.remove(&receipt.seq) {
-                        continue;
-                    }
+                let receipts: Vec<Receipt> =
+                    read_receipts(&p.payload).into_iter().filter(|r| waiting.remove(&r.seq)).collect();
+                if !receipts.is_empty() {
                     quiet_since = Instant::now();
-                    let seq = receipt.seq;
-                    match receipt.status {
-                        ReceiptStatus::Stored => {
-                            outcome.stored += usize::from(outbox.acknowledge(seq).map_err(|e| e.to_string())?)
-                        }
-                        ReceiptStatus::Duplicate => {
-                            outcome.duplicates += usize::from(outbox.acknowledge(seq).map_err(|e| e.to_string())?)
-                        }
-                        ReceiptStatus::Rejected => {
-                            let reason = receipt.reason.as_deref().unwrap_or("rejected");
-                            outcome.rejected += usize::from(outbox.set_aside(seq, reason).map_err(|e| e.to_string())?)
-                        }
-                    }
-                    on_event(&PushEvent::Receipt { seq, status: receipt.status, reason: receipt.reason });
+                }
+                settle(&outbox, &receipts, outcome)?;
+                for receipt in receipts {
+                    on_event(&PushEvent::Receipt { seq: receipt.seq, status: receipt.status, reason: receipt.reason });
                 }
             }
             Event::Incoming(Packet::Publish(p))
@@ -206,6 +196,19 @@ async fn connection(
     let _ = client.try_disconnect();
     // Let the DISCONNECT go out; a failure here changes nothing delivered.
     let _ = tokio::time::timeout(Duration::from_millis(200), events.poll()).await;
+    Ok(())
+}
+
+/// Acts on the receipts of one receipt message: the entries wijkpost has (`stored`, `duplicate`)
+/// leave the outbox together (one directory fsync), the refused ones are set aside with the reason.
+fn settle(outbox: &Outbox, receipts: &[Receipt], outcome: &mut PushOutcome) -> Result<(), String> {
+    let kept = |status| receipts.iter().filter(move |r| r.status == status).map(|r| r.seq).collect::<Vec<_>>();
+    outcome.stored += outbox.acknowledge_all(&kept(ReceiptStatus::Stored)).map_err(|e| e.to_string())?;
+    outcome.duplicates += outbox.acknowledge_all(&kept(ReceiptStatus::Duplicate)).map_err(|e| e.to_string())?;
+    for receipt in receipts.iter().filter(|r| r.status == ReceiptStatus::Rejected) {
+        let reason = receipt.reason.as_deref().unwrap_or("rejected");
+        outcome.rejected += usize::from(outbox.set_aside(receipt.seq, reason).map_err(|e| e.to_string())?);
+    }
     Ok(())
 }
 
