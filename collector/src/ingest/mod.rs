@@ -459,4 +459,6 @@ pub fn judge_one(
 }
 
 #[cfg(test)]
+mod measurements;
+#[cfg(test)]
 pub(crate) mod tests;

@@ -7,14 +7,14 @@ use super::*;
 use crate::org::{Org, Province, Sector, SizeClass};
 use crate::store::{sqlite::SqliteStore, NewAgent, NewToken, TokenOutcome};
 
-const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
+pub(super) const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
 const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbb";
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_796_000_000, 0).unwrap_or_default()
 }
 
-fn key(agent: &str) -> SigningKey {
+pub(super) fn key(agent: &str) -> SigningKey {
     SigningKey::from_bytes(&[agent.as_bytes()[0]; 32])
 }
 
@@ -64,15 +64,15 @@ pub(crate) fn summary_with(agent: &str, seq: u64, telnet: bool) -> Summary {
     }
 }
 
-fn message(agent: &str, payload: Vec<u8>) -> Message {
+pub(super) fn message(agent: &str, payload: Vec<u8>) -> Message {
     Message::new(topics::summary(agent), payload)
 }
 
-fn signed(agent: &str, seq: u64) -> Vec<u8> {
+pub(super) fn signed(agent: &str, seq: u64) -> Vec<u8> {
     SignedSummary::sign(summary(agent, seq), &key(agent)).to_bytes()
 }
 
-fn setup() -> (tempfile::TempDir, Ingest, Arc<Stats>) {
+pub(super) fn setup() -> (tempfile::TempDir, Ingest, Arc<Stats>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = SqliteStore::open(&dir.path().join("w.db")).expect("store");
     enroll(&mut store, A);
@@ -288,60 +288,6 @@ fn each_agent_in_a_mixed_batch_is_judged_by_its_own_key() {
     assert_eq!((refused[0].0.as_str(), refused[0].1), (topics::receipt(B).as_str(), 77));
     assert!(refused[0].3.starts_with("bad-signature"), "{refused:?}");
     assert_eq!(ingest.committer.store.count_summaries().expect("count"), 399);
-}
-
-/// Ingest's own cost per summary (decode, batch verification, SQLite, receipts), without a broker.
-#[test]
-#[ignore = "measurement: cargo test -p wijkpost --release --lib ingest_rate -- --ignored --nocapture"]
-fn ingest_rate() {
-    let (_dir, mut ingest, _stats) = setup();
-    let total = 20_000;
-    let payloads: Vec<Message> = (1..=total).map(|seq| message(A, signed(A, seq))).collect();
-    let started = std::time::Instant::now();
-    for batch in payloads.chunks(MAX_BATCH) {
-        let receipts = ingest.handle(batch, now()).expect("handled");
-        assert!(receipts.iter().all(|r| r.receipt.status == ReceiptStatus::Stored));
-    }
-    let elapsed = started.elapsed();
-    println!(
-        "ingest: {total} summaries of {} bytes in {elapsed:?}: {:.0}/s, {:.1} µs each",
-        payloads[0].payload.len(),
-        total as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64() * 1e6 / total as f64
-    );
-}
-
-/// What Ed25519 verification alone costs per summary on one core, single and in batches as ingest
-/// verifies: the floor under ingest's cost per summary, whatever else is made faster.
-#[test]
-#[ignore = "measurement: cargo test -p wijkpost --release --lib signature_cost -- --ignored --nocapture"]
-fn signature_cost() {
-    use ed25519_dalek::{Signature, Signer, VerifyingKey};
-    let total = 20_000;
-    let key = SigningKey::from_bytes(&[9; 32]);
-    let public: VerifyingKey = key.verifying_key();
-    let messages: Vec<Vec<u8>> = (1..=total).map(|seq| signed(A, seq as u64)).collect();
-    let signatures: Vec<Signature> = messages.iter().map(|m| key.sign(m)).collect();
-    let started = std::time::Instant::now();
-    for (m, s) in messages.iter().zip(&signatures) {
-        public.verify_strict(m, s).expect("valid");
-    }
-    let single = started.elapsed().as_secs_f64() * 1e6 / total as f64;
-    let started = std::time::Instant::now();
-    let chunk = MAX_BATCH / 2;
-    for (ms, ss) in messages.chunks(chunk).zip(signatures.chunks(chunk)) {
-        let mut batch = ed25519_zebra::batch::Verifier::new();
-        for (m, s) in ms.iter().zip(ss) {
-            batch.queue((public.to_bytes().into(), *s, m));
-        }
-        batch.verify(rand::thread_rng()).expect("valid batch");
-    }
-    let batched = started.elapsed().as_secs_f64() * 1e6 / total as f64;
-    println!(
-        "ed25519 on one core, {} byte messages: {single:.1} µs each alone, {batched:.1} µs each in batches of {chunk} \
-         from one key",
-        messages[0].len()
-    );
 }
 
 #[test]
