@@ -202,9 +202,9 @@ async fn connection(
 /// Acts on the receipts of one receipt message: the entries wijkpost has (`stored`, `duplicate`)
 /// leave the outbox together (one directory fsync), the refused ones are set aside with the reason.
 fn settle(outbox: &Outbox, receipts: &[Receipt], outcome: &mut PushOutcome) -> Result<(), String> {
-    let kept = |status| receipts.iter().filter(move |r| r.status == status).map(|r| r.seq).collect::<Vec<_>>();
-    outcome.stored += outbox.acknowledge_all(&kept(ReceiptStatus::Stored)).map_err(|e| e.to_string())?;
-    outcome.duplicates += outbox.acknowledge_all(&kept(ReceiptStatus::Duplicate)).map_err(|e| e.to_string())?;
+    let seqs_with = |status| receipts.iter().filter(move |r| r.status == status).map(|r| r.seq).collect::<Vec<_>>();
+    outcome.stored += outbox.acknowledge_all(&seqs_with(ReceiptStatus::Stored)).map_err(|e| e.to_string())?;
+    outcome.duplicates += outbox.acknowledge_all(&seqs_with(ReceiptStatus::Duplicate)).map_err(|e| e.to_string())?;
     for receipt in receipts.iter().filter(|r| r.status == ReceiptStatus::Rejected) {
         let reason = receipt.reason.as_deref().unwrap_or("rejected");
         outcome.rejected += usize::from(outbox.set_aside(receipt.seq, reason).map_err(|e| e.to_string())?);
